@@ -1,0 +1,227 @@
+"""The canonical in-memory dataset every reader produces and every adapter consumes.
+
+Points are a float array ``(n_frames, n_keypoints, 2)`` in original image pixels, NaN where a
+keypoint is not labelled. Keypoint order is the file's order, never sorted. Frames are
+identified by ``frame_ids`` (for DeepLabCut projects: the image path relative to the project,
+``labeled-data/<video>/<image>``), which is also how predictions are matched to ground truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import InputError
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """Ordered keypoint names and the edges between them (pairs of keypoint indices)."""
+
+    keypoints: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keypoints", tuple(str(k) for k in self.keypoints))
+        object.__setattr__(self, "edges", tuple((int(a), int(b)) for a, b in self.edges))
+        if not self.keypoints:
+            raise ValueError("a skeleton needs at least one keypoint")
+        dupes = sorted({k for k in self.keypoints if self.keypoints.count(k) > 1})
+        if dupes:
+            raise ValueError(f"duplicate keypoint names: {', '.join(dupes)}")
+        n = len(self.keypoints)
+        for a, b in self.edges:
+            if not (0 <= a < n and 0 <= b < n):
+                raise ValueError(f"edge ({a}, {b}) refers to a keypoint index outside 0..{n - 1}")
+
+    @classmethod
+    def from_names(
+        cls, keypoints: Sequence[str], edges: Sequence[tuple[str, str]] = ()
+    ) -> Skeleton:
+        """Build a skeleton from keypoint names and edges given as name pairs.
+
+        Edges naming unknown keypoints are dropped (DeepLabCut configs often keep stale ones).
+        """
+        index = {k: i for i, k in enumerate(keypoints)}
+        pairs = tuple((index[a], index[b]) for a, b in edges if a in index and b in index)
+        return cls(tuple(keypoints), pairs)
+
+    @property
+    def edge_names(self) -> list[tuple[str, str]]:
+        """Edges as pairs of keypoint names."""
+        return [(self.keypoints[a], self.keypoints[b]) for a, b in self.edges]
+
+    def flip_pairs(self) -> list[tuple[int, int]]:
+        """Left/right keypoint pairs found by name, used to swap labels when mirroring.
+
+        Matches ``left``/``right`` anywhere in a name (``left_ear``, ``leftear``, ``LeftPaw``)
+        and the ``l_``/``r_`` prefixes and ``_l``/``_r`` suffixes.
+        """
+        index = {k.lower(): i for i, k in enumerate(self.keypoints)}
+        pairs: list[tuple[int, int]] = []
+        for name, i in index.items():
+            candidates = [name.replace("left", "right")]
+            if name.startswith("l_"):
+                candidates.append("r_" + name[2:])
+            if name.endswith("_l"):
+                candidates.append(name[:-2] + "_r")
+            for other in candidates:
+                j = index.get(other)
+                if other != name and j is not None:
+                    pairs.append((i, j))
+                    break
+        return pairs
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Labelled frames of one animal per frame.
+
+    Attributes:
+        name: Short dataset name (used in results and reports).
+        skeleton: Keypoint names (file order) and edges.
+        frame_ids: One unique id per frame; for DeepLabCut the image path relative to the project.
+        image_paths: Absolute path of each frame's image.
+        points: ``(n_frames, n_keypoints, 2)`` float64 x, y in original pixels; NaN = not labelled.
+        source: The file or folder the dataset was read from.
+        format: Reader that produced it (``deeplabcut``, ``deeplabcut-csv``, ``sleap``, ``coco``).
+        meta: Free-form metadata (species, synthetic, scorer, licence, ...).
+    """
+
+    name: str
+    skeleton: Skeleton
+    frame_ids: tuple[str, ...]
+    image_paths: tuple[Path, ...]
+    points: np.ndarray
+    source: Path | None = None
+    format: str = "unknown"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = self.source if self.source is not None else Path(self.name)
+        object.__setattr__(self, "frame_ids", tuple(str(f) for f in self.frame_ids))
+        object.__setattr__(self, "image_paths", tuple(Path(p) for p in self.image_paths))
+        points = np.array(self.points, dtype=np.float64, copy=True)
+        points.setflags(write=False)
+        object.__setattr__(self, "points", points)
+        n, k = len(self.frame_ids), len(self.skeleton.keypoints)
+        if n == 0:
+            raise InputError(where, "the dataset is empty (no labelled frames)")
+        if len(self.image_paths) != n:
+            raise InputError(where, f"{len(self.image_paths)} image paths for {n} frames")
+        if points.shape != (n, k, 2):
+            raise InputError(where, f"points have shape {points.shape}, expected ({n}, {k}, 2)")
+        seen: set[str] = set()
+        for fid in self.frame_ids:
+            if fid in seen:
+                raise InputError(where, f"duplicate frame {fid!r}")
+            seen.add(fid)
+        # A keypoint is labelled only when both coordinates are; half-labelled becomes NaN.
+        half = np.isnan(points).any(axis=-1) & ~np.isnan(points).all(axis=-1)
+        if half.any():
+            fixed = points.copy()
+            fixed[half] = np.nan
+            fixed.setflags(write=False)
+            object.__setattr__(self, "points", fixed)
+        if np.isinf(self.points).any():
+            raise InputError(where, "labels contain infinite coordinates")
+
+    # ----- shape and counts -----
+    @property
+    def keypoints(self) -> tuple[str, ...]:
+        """Keypoint names in file order."""
+        return self.skeleton.keypoints
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames."""
+        return len(self.frame_ids)
+
+    @property
+    def n_keypoints(self) -> int:
+        """Number of keypoints per frame."""
+        return len(self.skeleton.keypoints)
+
+    @property
+    def labeled(self) -> np.ndarray:
+        """Boolean ``(n_frames, n_keypoints)``: True where a keypoint is labelled."""
+        return ~np.isnan(self.points).any(axis=-1)
+
+    @property
+    def n_labeled(self) -> int:
+        """Number of labelled keypoints over all frames."""
+        return int(self.labeled.sum())
+
+    @property
+    def n_missing(self) -> int:
+        """Number of unlabelled keypoints over all frames."""
+        return self.n_frames * self.n_keypoints - self.n_labeled
+
+    def image_sizes(self) -> list[tuple[int, int]]:
+        """Width and height of each frame's image (reads image headers only)."""
+        from benchmark.images import image_size
+
+        return [image_size(p) for p in self.image_paths]
+
+    def image_size(self) -> tuple[int, int] | None:
+        """The common ``(width, height)`` of all frames, or None when sizes differ."""
+        sizes = set(self.image_sizes())
+        return sizes.pop() if len(sizes) == 1 else None
+
+    # ----- selection -----
+    def index_of(self, frame_ids: Sequence[str]) -> np.ndarray:
+        """Row indices of ``frame_ids``; raises KeyError naming the first unknown id."""
+        lookup = {f: i for i, f in enumerate(self.frame_ids)}
+        missing = [f for f in frame_ids if f not in lookup]
+        if missing:
+            raise KeyError(f"frame {missing[0]!r} is not in dataset {self.name!r}")
+        return np.array([lookup[f] for f in frame_ids], dtype=int)
+
+    def subset(self, frame_ids: Sequence[str]) -> Dataset:
+        """A dataset with only ``frame_ids``, in the given order."""
+        idx = self.index_of(frame_ids)
+        return replace(
+            self,
+            frame_ids=tuple(self.frame_ids[i] for i in idx),
+            image_paths=tuple(self.image_paths[i] for i in idx),
+            points=self.points[idx],
+        )
+
+    def with_points(self, points: np.ndarray) -> Dataset:
+        """The same frames with other points (e.g. predictions' x, y)."""
+        return replace(self, points=np.asarray(points, dtype=np.float64)[..., :2])
+
+    # ----- identity -----
+    def content_hash(self) -> str:
+        """SHA-256 of keypoint names, frame ids and labels (not of image bytes).
+
+        Two datasets with the same hash have the same frames, keypoints and labels, so a split
+        made for one applies to the other.
+        """
+        h = hashlib.sha256()
+        h.update(json.dumps([list(self.keypoints), list(self.frame_ids)]).encode())
+        # Round to 1e-6 px so float noise from CSV vs h5 storage does not change the hash.
+        pts = np.round(self.points, 6)
+        pts = np.where(np.isnan(pts), np.nan, pts)  # one NaN bit pattern
+        h.update(np.ascontiguousarray(pts, dtype="<f8").tobytes())
+        return h.hexdigest()
+
+    def summary(self) -> dict:
+        """The facts ``kpbench info`` prints."""
+        size = self.image_size()
+        return {
+            "name": self.name,
+            "format": self.format,
+            "n_frames": self.n_frames,
+            "keypoints": list(self.keypoints),
+            "n_labeled": self.n_labeled,
+            "n_missing": self.n_missing,
+            "image_size": list(size) if size else None,
+            "species": self.meta.get("species"),
+            "synthetic": bool(self.meta.get("synthetic", False)),
+        }
