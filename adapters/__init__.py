@@ -1,0 +1,1 @@
+"""Framework adapters: one sub-package per framework, behind ``adapters.base.Adapter``."""

@@ -1,0 +1,220 @@
+"""The ``kpbench`` command line (stable: tests and users call it; see DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmark.errors import KpbenchError
+
+EXIT_BAD_INPUT = 2
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from benchmark.io import read_dataset
+
+    summary = read_dataset(args.path).summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    size = summary["image_size"]
+    print(f"dataset     {summary['name']} ({summary['format']})")
+    print(f"frames      {summary['n_frames']}")
+    print(f"keypoints   {len(summary['keypoints'])}: {', '.join(summary['keypoints'])}")
+    print(f"labelled    {summary['n_labeled']} points, {summary['n_missing']} missing")
+    print(f"image size  {f'{size[0]}x{size[1]}' if size else 'mixed'}")
+    return 0
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    from benchmark.io import read_dataset
+    from benchmark.splits import make_splits, save_splits
+
+    ds = read_dataset(args.path)
+    try:
+        splits = make_splits(
+            ds,
+            test_fraction=args.test_fraction,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            folds=args.folds,
+        )
+    except ValueError as exc:
+        raise KpbenchError(f"{args.path}: {exc}") from None
+    save_splits(splits, args.out)
+    for s in splits:
+        print(
+            f"fold {s.fold}: {len(s.train)} train, {len(s.val)} val, {len(s.test)} test",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from benchmark.io import read_dataset
+    from benchmark.metrics import evaluate
+    from benchmark.splits import load_splits
+
+    gt = read_dataset(args.gt)
+    test_frames = None
+    if args.split:
+        splits = load_splits(args.split, gt)
+        test_frames = splits[args.fold].test
+    result = evaluate(gt, Path(args.pred), test_frames=test_frames, thresholds=args.thresholds)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"frames {result['n_frames']}, labelled points {result['n_labeled']}")
+    for key in ("detection_rate", "mean_px", "median_px", "rmse_px", "p90_px", "p95_px"):
+        print(f"{key:15s} {_fmt(result[key])}")
+    low, high = result["mean_px_ci95"]
+    print(f"{'mean_px_ci95':15s} [{_fmt(low)}, {_fmt(high)}]")
+    for t, v in result["pck"].items():
+        print(f"{'pck@' + t:15s} {_fmt(v)}")
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from benchmark import datasets
+
+    if args.action == "list":
+        rows = datasets.datasets_table()
+        cols = ["name", "species", "frames", "keypoints", "licence", "present"]
+        widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+        print("  ".join(c.ljust(widths[c]) for c in cols))
+        for r in rows:
+            print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+    elif args.action == "fetch":
+        print(datasets.fetch(args.name))
+    elif args.action == "path":
+        print(datasets.dataset_path(args.name))
+    elif args.action == "preview":
+        print(datasets.preview(args.name, Path(args.out)))
+    return 0
+
+
+def _cmd_adapters(args: argparse.Namespace) -> int:
+    from benchmark.registry import load_class, registered
+
+    rows = []
+    for name, target in registered().items():
+        try:
+            cls = load_class(name)
+            ok, why = cls.available()
+            version = cls.version() or "-"
+        except (ImportError, KpbenchError) as exc:
+            ok, why, version = False, f"cannot import: {exc}", "-"
+        rows.append((name, version, "yes" if ok else f"no ({why})", target))
+    print(f"{'adapter':12s} {'version':10s} {'runs here':30s} target")
+    for name, version, ok, target in rows:
+        print(f"{name:12s} {version:10s} {ok:30s} {target}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.runner.config import RunConfig
+    from benchmark.runner.run import run
+
+    config = RunConfig.load(args.config)
+    out = Path(args.out) if args.out else Path("runs") / config.name
+    metrics = run(config, out, quiet=args.quiet)
+    done = metrics[["dataset", "adapter"]].drop_duplicates()
+    print(f"run directory: {out} ({len(done)} dataset x adapter results)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.report import render_report
+
+    out = render_report(Path(args.run_dir), Path(args.out) if args.out else None)
+    print(out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``kpbench`` subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kpbench", description="Benchmark animal pose-estimation frameworks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="frames, keypoints, labelled/missing counts, image size")
+    p.add_argument("path", help="DeepLabCut project, CollectedData csv/h5, .slp or COCO json")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("split", help="make a seeded train/val/test (or k-fold) split file")
+    p.add_argument("path")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--val-fraction", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--folds", type=int, default=None)
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=_cmd_split)
+
+    p = sub.add_parser("evaluate", help="metrics of a prediction file against ground truth")
+    p.add_argument("--gt", required=True, help="any readable dataset")
+    p.add_argument("--pred", required=True, help="DLC-style predictions (csv/h5) or .slp")
+    p.add_argument("--split", help="evaluate only the test frames of this split file")
+    p.add_argument("--fold", type=int, default=0, help="fold of a k-fold split file")
+    p.add_argument(
+        "--thresholds", type=float, nargs="+", default=[2, 5, 10, 20], help="PCK thresholds (px)"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("datasets", help="list, fetch, locate or preview registered datasets")
+    dsub = p.add_subparsers(dest="action", required=True)
+    dsub.add_parser("list")
+    for action in ("fetch", "path", "preview"):
+        q = dsub.add_parser(action)
+        q.add_argument("name")
+        if action == "preview":
+            q.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_datasets)
+
+    p = sub.add_parser("adapters", help="registered adapters and whether they run here")
+    asub = p.add_subparsers(dest="action", required=True)
+    asub.add_parser("list")
+    p.set_defaults(func=_cmd_adapters)
+
+    p = sub.add_parser("run", help="run a benchmark config (resumes when --out exists)")
+    p.add_argument("config")
+    p.add_argument("--out", help="run directory (default runs/<name>)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="render the markdown report of a run from stored results")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="markdown file (default reports/<run name>.md)")
+    p.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; bad input prints one line ``kpbench: error: ...`` and returns 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KpbenchError as exc:
+        print(f"kpbench: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        # Adapter config errors and the like: user input, not a kpbench bug.
+        from adapters.base import ConfigError
+
+        if isinstance(exc, ConfigError):
+            print(f"kpbench: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

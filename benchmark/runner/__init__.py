@@ -1,0 +1,1 @@
+"""The runner: jobs in worker subprocesses, resumable run directories."""

@@ -1,0 +1,181 @@
+"""The run configuration (``kpbench run CONFIG.yaml``), validated in one place."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import InputError
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset of a run: a registry name, or a path to a readable dataset.
+
+    Attributes:
+        name: Name used in results (the registry name, or given for a path).
+        path: A DeepLabCut project, SLEAP file or COCO json; None for a registry dataset.
+        optional: When the dataset cannot be had (not fetchable, no mirror), skip it with a
+            note instead of failing the run.
+    """
+
+    name: str
+    path: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """One adapter of a run.
+
+    Attributes:
+        name: Registered adapter name.
+        label: Name in results (defaults to ``name``; lets one adapter run with two configs).
+        config: Adapter options (checked by the adapter's ``resolve_config``).
+        python: Interpreter to run this adapter's worker in (default: the runner's).
+        timeout_s: Wall-clock limit of one job.
+        optional: When the adapter cannot run here (framework missing), skip it with a note.
+    """
+
+    name: str
+    label: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    python: str | None = None
+    timeout_s: float = 3600.0
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How the harness splits every dataset (once; every adapter gets exactly it)."""
+
+    test_fraction: float = 0.2
+    val_fraction: float = 0.0
+    seed: int = 0
+    folds: int | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``kpbench run`` needs; stored resolved in the run directory.
+
+    Attributes:
+        name: Run name (report file name).
+        datasets: Datasets to benchmark on.
+        adapters: Adapters to train and evaluate.
+        split: The split every adapter gets.
+        seeds: Training seeds; each is its own job.
+        threads: Torch/BLAS threads per job.
+        thresholds: PCK thresholds in pixels.
+        overlay_frames: Test frames drawn per dataset in the report's overlay grid.
+    """
+
+    name: str
+    datasets: tuple[DatasetSpec, ...]
+    adapters: tuple[AdapterSpec, ...]
+    split: SplitSpec = SplitSpec()
+    seeds: tuple[int, ...] = (0,)
+    threads: int = 2
+    thresholds: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
+    overlay_frames: int = 6
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for YAML/JSON."""
+        data = asdict(self)
+        data["datasets"] = [asdict(d) for d in self.datasets]
+        data["adapters"] = [asdict(a) for a in self.adapters]
+        data["seeds"] = list(self.seeds)
+        data["thresholds"] = list(self.thresholds)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: Path) -> RunConfig:
+        """Validate plain data (from YAML) into a config; errors name ``source``."""
+        if not isinstance(data, dict):
+            raise InputError(source, "a run config must be a YAML mapping")
+        known = {
+            "name",
+            "datasets",
+            "adapters",
+            "split",
+            "seeds",
+            "threads",
+            "thresholds",
+            "overlay_frames",
+        }
+        unknown = sorted(set(data) - known)
+        if unknown:
+            known_text = ", ".join(sorted(known))
+            raise InputError(source, f"unknown key {unknown[0]!r} (known: {known_text})")
+        try:
+            datasets = tuple(_dataset_spec(d) for d in data.get("datasets") or [])
+            adapters = tuple(_adapter_spec(a) for a in data.get("adapters") or [])
+            split = SplitSpec(**(data.get("split") or {}))
+            config = cls(
+                name=str(data.get("name") or source.stem),
+                datasets=datasets,
+                adapters=adapters,
+                split=split,
+                seeds=tuple(int(s) for s in data.get("seeds", [0])),
+                threads=int(data.get("threads", 2)),
+                thresholds=tuple(float(t) for t in data.get("thresholds", [2, 5, 10, 20])),
+                overlay_frames=int(data.get("overlay_frames", 6)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise InputError(source, f"invalid run config: {exc}") from None
+        if not config.datasets:
+            raise InputError(source, "the run config names no datasets")
+        if not config.adapters:
+            raise InputError(source, "the run config names no adapters")
+        labels = [a.label for a in config.adapters]
+        if len(set(labels)) != len(labels):
+            raise InputError(source, "two adapters share a label; give one a distinct 'label'")
+        names = [d.name for d in config.datasets]
+        if len(set(names)) != len(names):
+            raise InputError(source, "two datasets share a name; give one a distinct 'name'")
+        if config.threads < 1:
+            raise InputError(source, "threads must be at least 1")
+        return config
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read and validate a run config YAML file."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(path, "run config not found")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise InputError(path, f"not valid YAML ({exc.__class__.__name__})") from None
+        config = cls.from_dict(data, path)
+        # Dataset paths in a config are relative to the config file.
+        datasets = tuple(
+            DatasetSpec(d.name, str((path.parent / d.path).resolve()), d.optional) if d.path else d
+            for d in config.datasets
+        )
+        return RunConfig(**{**config.__dict__, "datasets": datasets})
+
+
+def _dataset_spec(entry: Any) -> DatasetSpec:
+    if isinstance(entry, str):
+        return DatasetSpec(name=entry)
+    if not isinstance(entry, dict):
+        raise ValueError(f"dataset entry {entry!r} must be a name or a mapping")
+    if "path" in entry and "name" not in entry:
+        entry = {**entry, "name": Path(entry["path"]).stem}
+    return DatasetSpec(**entry)
+
+
+def _adapter_spec(entry: Any) -> AdapterSpec:
+    if isinstance(entry, str):
+        return AdapterSpec(name=entry)
+    if not isinstance(entry, dict):
+        raise ValueError(f"adapter entry {entry!r} must be a name or a mapping")
+    return AdapterSpec(**entry)

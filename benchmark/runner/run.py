@@ -1,0 +1,438 @@
+"""``kpbench run``: every dataset x fold x adapter x seed, one worker subprocess per job.
+
+The runner makes each dataset's split once, starts each job in its own process (so a crash,
+timeout or out-of-memory kill fails that job only), computes every metric itself from the
+stored predictions, and keeps the run directory resumable: a job with a ``job.json`` whose
+status is ``done`` is never redone, and the run-level tables are rebuilt from the job
+folders, so an interrupted and resumed run ends with the same tables as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from tqdm import tqdm
+
+from benchmark import __version__
+from benchmark.dataset import Dataset
+from benchmark.errors import InputError, KpbenchError
+from benchmark.paths import atomic_write_text, repo_root
+from benchmark.runner.config import AdapterSpec, RunConfig
+from benchmark.runner.provenance import git_commit, host_info, sha256_file
+from benchmark.runner.worker import dataset_to_plain
+from benchmark.splits import Split, load_splits, make_splits, save_splits
+
+STDERR_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: an adapter trained with one seed on one fold of one dataset."""
+
+    dataset: str
+    fold: int
+    adapter: AdapterSpec
+    seed: int
+
+    @property
+    def id(self) -> str:
+        """Folder name of the job: ``<dataset>__fold<k>__<label>__seed<s>``."""
+        return f"{self.dataset}__fold{self.fold}__{self.adapter.label}__seed{self.seed}"
+
+
+def job_dir(run_dir: Path, job: Job) -> Path:
+    """The job's folder inside the run directory."""
+    return run_dir / "jobs" / job.id
+
+
+# ----------------------------------------------------------------------------- datasets
+def load_run_dataset(spec_name: str, spec_path: str | None) -> Dataset:
+    """A run's dataset: from the registry by name, or read from a path."""
+    if spec_path:
+        from benchmark.io import read_dataset
+
+        return read_dataset(spec_path, name=spec_name)
+    from benchmark.datasets import load_dataset
+
+    return load_dataset(spec_name)
+
+
+def prepare_dataset(run_dir: Path, config: RunConfig, ds: Dataset) -> list[Split]:
+    """Record the dataset (labels, image paths) and its split in the run directory."""
+    from benchmark.io.predictions import write_dlc_predictions
+
+    gt_path = run_dir / "groundtruth" / f"{ds.name}.csv"
+    if not gt_path.exists():
+        likelihood = np.where(ds.labeled, 1.0, np.nan)[..., None]
+        values = np.concatenate([ds.points, likelihood], axis=-1)
+        write_dlc_predictions(gt_path, ds.frame_ids, ds.keypoints, values, scorer="groundtruth")
+    split_path = run_dir / "splits" / f"{ds.name}.json"
+    if split_path.exists():
+        return load_splits(split_path, ds)
+    s = config.split
+    splits = make_splits(
+        ds,
+        test_fraction=s.test_fraction,
+        val_fraction=s.val_fraction,
+        seed=s.seed,
+        folds=s.folds,
+    )
+    save_splits(splits, split_path)
+    return splits
+
+
+def dataset_record(ds: Dataset) -> dict[str, Any]:
+    """What the report needs to know about a dataset (``datasets.json`` entry)."""
+    size = ds.image_size()
+    return {
+        "species": ds.meta.get("species"),
+        "synthetic": bool(ds.meta.get("synthetic", False)),
+        "source": str(ds.source) if ds.source else None,
+        "format": ds.format,
+        "hash": ds.content_hash(),
+        "keypoints": list(ds.keypoints),
+        "edges": [list(e) for e in ds.skeleton.edges],
+        "n_frames": ds.n_frames,
+        "image_size": list(size) if size else None,
+        "frame_ids": list(ds.frame_ids),
+        "image_paths": [str(p) for p in ds.image_paths],
+    }
+
+
+# ----------------------------------------------------------------------------- one job
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the runner dies, so no orphaned worker keeps training."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    if not path.is_file():
+        return ""
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _describe_exit(rc: int) -> str:
+    if rc < 0:
+        sig = signal.Signals(-rc).name
+        hint = " (killed: out of memory?)" if -rc == signal.SIGKILL else ""
+        return f"worker died from signal {sig}{hint}"
+    return f"worker exited with code {rc}"
+
+
+def _last_error_line(stderr_tail: str) -> str:
+    lines = [ln for ln in stderr_tail.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if not line.startswith((" ", "\t")) and ("Error" in line or "Exception" in line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
+
+
+def run_worker(
+    spec: dict[str, Any], folder: Path, python: str, timeout_s: float, bar: tqdm | None
+) -> tuple[int | None, str]:
+    """Start the worker process and wait for it, showing its progress.
+
+    Returns:
+        The exit code (None on timeout) and a description of how it ended.
+    """
+    spec_path = folder / "spec.json"
+    atomic_write_text(spec_path, json.dumps(spec))
+    threads = str(spec["threads"])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(repo_root()), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "WANDB_MODE": "disabled",
+        "PYTHONUNBUFFERED": "1",
+    }
+    progress_path = Path(spec["progress_path"])
+    started = time.monotonic()
+    with (folder / "stdout.log").open("wb") as out, (folder / "stderr.log").open("wb") as err:
+        proc = subprocess.Popen(
+            [python, "-m", "benchmark.runner.worker", str(spec_path)],
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=repo_root(),
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        while True:
+            try:
+                rc = proc.wait(timeout=1.0)
+                return rc, _describe_exit(rc) if rc else "ok"
+            except subprocess.TimeoutExpired:
+                pass
+            elapsed = time.monotonic() - started
+            if elapsed > timeout_s:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return None, f"timed out after {timeout_s:.0f} s"
+            if bar is not None:
+                bar.set_postfix_str(_progress_text(progress_path, elapsed), refresh=True)
+
+
+def _progress_text(path: Path, elapsed: float) -> str:
+    text = f"{elapsed:.0f}s"
+    try:
+        p = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return text
+    epoch, epochs = p.get("epoch"), p.get("epochs")
+    if epoch and epochs:
+        eta = elapsed / epoch * max(epochs - epoch, 0)
+        text += f" epoch {epoch}/{epochs} eta {eta:.0f}s"
+    if isinstance(p.get("loss"), float):
+        text += f" loss {p['loss']:.4g}"
+    return text
+
+
+def execute_job(
+    run_dir: Path,
+    config: RunConfig,
+    job: Job,
+    ds: Dataset,
+    split: Split,
+    provenance: dict[str, Any],
+    bar: tqdm | None = None,
+) -> dict[str, Any]:
+    """Run one job in a worker and store its ``job.json`` (done or failed)."""
+    import shutil
+
+    from benchmark.metrics import summarize
+    from benchmark.registry import load_class
+
+    folder = job_dir(run_dir, job)
+    if folder.exists():
+        shutil.rmtree(folder)  # leftovers of an interrupted attempt
+    folder.mkdir(parents=True)
+    record: dict[str, Any] = {
+        "job_id": job.id,
+        "dataset": job.dataset,
+        "fold": job.fold,
+        "adapter": job.adapter.label,
+        "adapter_name": job.adapter.name,
+        "seed": job.seed,
+        "adapter_config": job.adapter.config,
+        "provenance": {
+            **provenance,
+            "dataset_hash": split.dataset_hash,
+            "split_hash": sha256_file(run_dir / "splits" / f"{job.dataset}.json"),
+        },
+    }
+    adapter_cls = load_class(job.adapter.name)
+    ok, why = adapter_cls.available() if job.adapter.python is None else (True, "")
+    if not ok:
+        status = "skipped" if job.adapter.optional else "failed"
+        record.update(status=status, error=f"adapter cannot run here: {why}", stderr_tail="")
+        atomic_write_text(folder / "job.json", json.dumps(record, indent=2))
+        return record
+    # Check the config in the parent too: a typo fails fast with a clear message.
+    adapter_cls.resolve_config(job.adapter.config)
+
+    spec = {
+        "adapter": job.adapter.name,
+        "label": job.adapter.label,
+        "adapter_config": job.adapter.config,
+        "seed": job.seed,
+        "threads": config.threads,
+        "workdir": str(folder / "work"),
+        "result_path": str(folder / "result.json"),
+        "progress_path": str(folder / "progress.json"),
+        "predictions_path": str(folder / "predictions.csv"),
+        "train": dataset_to_plain(ds.subset(split.train)),
+        "val": dataset_to_plain(ds.subset(split.val)) if split.val else _empty(ds),
+        "test": dataset_to_plain(ds.subset(split.test), with_labels=False),
+    }
+    python = job.adapter.python or sys.executable
+    rc, how = run_worker(spec, folder, python, job.adapter.timeout_s, bar)
+    stderr_tail = _tail(folder / "stderr.log")
+    result_path = folder / "result.json"
+    if rc == 0 and result_path.is_file():
+        result = json.loads(result_path.read_text())
+        record.update(result)
+        record["metrics"] = _job_metrics(config, ds, split, folder, summarize)
+        record["error"] = None
+        record["stderr_tail"] = ""
+    else:
+        detail = _last_error_line(stderr_tail)
+        record.update(
+            status="failed",
+            error=f"{how}: {detail}" if detail else how,
+            stderr_tail=stderr_tail,
+        )
+    atomic_write_text(folder / "job.json", json.dumps(record, indent=2, default=str))
+    return record
+
+
+def _empty(ds: Dataset) -> dict[str, Any]:
+    plain = dataset_to_plain(ds.subset(ds.frame_ids[:1]))
+    return {**plain, "frame_ids": [], "image_paths": [], "points": []}
+
+
+def _job_metrics(
+    config: RunConfig, ds: Dataset, split: Split, folder: Path, summarize: Any
+) -> dict[str, Any]:
+    """Metrics of a finished job from its stored predictions; also writes its frame errors."""
+    from benchmark.io.predictions import align_predictions, read_predictions
+    from benchmark.metrics import keypoint_errors
+
+    pred_path = folder / "predictions.csv"
+    test = ds.subset(split.test)
+    pred = align_predictions(test, read_predictions(pred_path), pred_path)
+    errors = keypoint_errors(test.points, pred)
+    rows = [
+        {"frame_id": fid, "keypoint": kp, "error_px": errors[i, j]}
+        for i, fid in enumerate(test.frame_ids)
+        for j, kp in enumerate(test.keypoints)
+        if test.labeled[i, j]
+    ]
+    frame = pd.DataFrame(rows, columns=["frame_id", "keypoint", "error_px"])
+    atomic_write_text(folder / "frame_errors.csv", frame.to_csv(index=False))
+    return summarize(test.points, pred, test.keypoints, thresholds=config.thresholds, seed=0)
+
+
+# ----------------------------------------------------------------------------- tables
+TIMING_KEYS = ("train_s", "train_cpu_s", "load_s", "predict_fps", "peak_rss_mb", "threads")
+MODEL_KEYS = ("n_params", "model_mb")
+
+
+def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rebuild ``metrics.csv`` and ``frame_errors.csv`` from the finished jobs' folders."""
+    from benchmark.metrics import tidy_rows
+
+    key_cols = ["run", "dataset", "fold", "adapter", "seed"]
+    metric_rows, error_frames = [], []
+    for job_json in sorted((run_dir / "jobs").glob("*/job.json")):
+        rec = json.loads(job_json.read_text())
+        if rec.get("status") != "done":
+            continue
+        key = [run_name, rec["dataset"], rec["fold"], rec["adapter"], rec["seed"]]
+        for keypoint, metric, value in tidy_rows(rec["metrics"]):
+            metric_rows.append([*key, keypoint, metric, value])
+        for name in TIMING_KEYS:
+            metric_rows.append([*key, "all", name, rec["timing"].get(name)])
+        for name in MODEL_KEYS:
+            metric_rows.append([*key, "all", name, rec["model"].get(name)])
+        errors = pd.read_csv(job_json.parent / "frame_errors.csv", dtype={"frame_id": str})
+        for col, value in zip(key_cols, key, strict=True):
+            errors.insert(key_cols.index(col), col, value)
+        error_frames.append(errors)
+    metrics = pd.DataFrame(metric_rows, columns=[*key_cols, "keypoint", "metric", "value"])
+    metrics["value"] = pd.to_numeric(metrics["value"], errors="coerce")
+    errors = (
+        pd.concat(error_frames, ignore_index=True)
+        if error_frames
+        else pd.DataFrame(columns=[*key_cols, "frame_id", "keypoint", "error_px"])
+    )
+    atomic_write_text(run_dir / "metrics.csv", metrics.to_csv(index=False))
+    atomic_write_text(run_dir / "frame_errors.csv", errors.to_csv(index=False))
+    return metrics, errors
+
+
+# ----------------------------------------------------------------------------- the run
+def _open_run_dir(run_dir: Path, config: RunConfig) -> dict[str, Any]:
+    """Create the run directory or check that an existing one was made by the same config."""
+    manifest_path = run_dir / "run.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("config") != json.loads(json.dumps(config.to_dict())):
+            raise InputError(
+                run_dir, "this run directory was made with a different config; use another --out"
+            )
+        return manifest
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "name": config.name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "kpbench_version": __version__,
+        "git_commit": git_commit(),
+        "host": host_info(),
+        "config": config.to_dict(),
+        "skipped_datasets": {},
+    }
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
+    return manifest
+
+
+def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFrame:
+    """Run (or resume) every job of ``config`` into ``run_dir``; returns the metrics table."""
+    run_dir = Path(run_dir)
+    manifest = _open_run_dir(run_dir, config)
+    provenance = {
+        "kpbench_version": __version__,
+        "git_commit": manifest["git_commit"],
+        "host": manifest["host"],
+    }
+
+    datasets: dict[str, tuple[Dataset, list[Split]]] = {}
+    records_path = run_dir / "datasets.json"
+    records = json.loads(records_path.read_text()) if records_path.is_file() else {}
+    for spec in config.datasets:
+        try:
+            ds = load_run_dataset(spec.name, spec.path)
+        except KpbenchError as exc:
+            if not spec.optional:
+                raise
+            manifest["skipped_datasets"][spec.name] = str(exc)
+            _log(quiet, f"skipping optional dataset {spec.name}: {exc}")
+            continue
+        datasets[spec.name] = (ds, prepare_dataset(run_dir, config, ds))
+        records[spec.name] = dataset_record(ds)
+    atomic_write_text(records_path, json.dumps(records, indent=2))
+    atomic_write_text(run_dir / "run.json", json.dumps(manifest, indent=2))
+
+    jobs = [
+        (Job(name, split.fold, adapter, seed), ds, split)
+        for name, (ds, splits) in datasets.items()
+        for split in splits
+        for adapter in config.adapters
+        for seed in config.seeds
+    ]
+    todo = [j for j in jobs if not _is_done(run_dir, j[0])]
+    if len(todo) < len(jobs):
+        _log(quiet, f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already done")
+    with tqdm(total=len(todo), disable=quiet, unit="job", dynamic_ncols=True) as bar:
+        for job, ds, split in todo:
+            bar.set_description(f"{job.adapter.label} on {job.dataset} fold {job.fold}")
+            record = execute_job(run_dir, config, job, ds, split, provenance, bar)
+            if record["status"] != "done":
+                bar.write(f"job {job.id} {record['status']}: {record['error']}")
+            bar.update(1)
+    metrics, _ = collect_tables(run_dir, config.name)
+    return metrics
+
+
+def _is_done(run_dir: Path, job: Job) -> bool:
+    path = job_dir(run_dir, job) / "job.json"
+    if not path.is_file():
+        return False
+    return json.loads(path.read_text()).get("status") == "done"
+
+
+def _log(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, file=sys.stderr)

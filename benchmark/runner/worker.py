@@ -1,0 +1,172 @@
+"""One job in its own process: train, load, predict, and report timings through JSON files.
+
+Run as ``python -m benchmark.runner.worker SPEC.json``. The spec (written by the runner)
+holds the adapter, its config, the seed, the thread count and the train/val/test frames as
+plain data; test labels are never passed. On success the worker writes the predictions
+(DLC-style CSV) and ``result.json``; on failure it exits non-zero and the runner records the
+tail of its stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.dataset import Dataset, Skeleton
+from benchmark.paths import atomic_write_text
+
+
+def dataset_to_plain(ds: Dataset, with_labels: bool = True) -> dict[str, Any]:
+    """A JSON-able form of ``ds`` (labels dropped unless ``with_labels``)."""
+    points = ds.points if with_labels else np.full_like(ds.points, np.nan)
+    return {
+        "name": ds.name,
+        "keypoints": list(ds.keypoints),
+        "edges": [list(e) for e in ds.skeleton.edges],
+        "frame_ids": list(ds.frame_ids),
+        "image_paths": [str(p) for p in ds.image_paths],
+        "points": [[[None if np.isnan(v) else float(v) for v in pt] for pt in fr] for fr in points],
+        "meta": ds.meta,
+    }
+
+
+def dataset_from_plain(data: dict[str, Any]) -> Dataset | None:
+    """Inverse of ``dataset_to_plain``; None for a subset with no frames."""
+    if not data["frame_ids"]:
+        return None
+    points = np.array(
+        [[[np.nan if v is None else v for v in pt] for pt in fr] for fr in data["points"]],
+        dtype=np.float64,
+    )
+    return Dataset(
+        name=data["name"],
+        skeleton=Skeleton(tuple(data["keypoints"]), tuple(tuple(e) for e in data["edges"])),
+        frame_ids=tuple(data["frame_ids"]),
+        image_paths=tuple(Path(p) for p in data["image_paths"]),
+        points=points.reshape(len(data["frame_ids"]), len(data["keypoints"]), 2),
+        format="job",
+        meta=data.get("meta") or {},
+    )
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (or its largest child) in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024.0  # ru_maxrss is KiB on Linux
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch's intra- and inter-op thread counts (the runner also sets OMP/MKL env vars)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+    # Fails when an earlier parallel op in this process already fixed it; that is fine.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(max(1, min(threads, 2)))
+
+
+def run_job(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train, load and predict as ``spec`` says; returns the result record."""
+    from adapters.base import check_predictions
+    from benchmark.io.predictions import write_dlc_predictions
+    from benchmark.registry import load_class
+
+    set_threads(int(spec["threads"]))
+    progress_path = Path(spec["progress_path"])
+
+    def progress(values: dict[str, Any]) -> None:
+        atomic_write_text(progress_path, json.dumps({**values, "time": time.time()}))
+
+    adapter_cls = load_class(spec["adapter"])
+    adapter = adapter_cls(progress=progress)
+    config = adapter_cls.resolve_config(spec["adapter_config"])
+    train = dataset_from_plain(spec["train"])
+    val = dataset_from_plain(spec["val"])
+    test = dataset_from_plain(spec["test"])
+    assert train is not None and test is not None
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    model_dir = adapter.train(train, val, workdir, config, int(spec["seed"]))
+    train_s, train_cpu_s = time.perf_counter() - t0, _cpu_seconds() - cpu0
+
+    t0 = time.perf_counter()
+    predictor = adapter.load(Path(model_dir), workdir)
+    load_s = time.perf_counter() - t0
+    predictor(test.subset(test.frame_ids[:1]))  # warm-up, not timed
+    t0 = time.perf_counter()
+    pred = predictor(test)
+    predict_s = time.perf_counter() - t0
+    pred = check_predictions(pred, test, spec["adapter"])
+
+    write_dlc_predictions(
+        Path(spec["predictions_path"]), test.frame_ids, test.keypoints, pred, scorer=spec["label"]
+    )
+    notes_path = Path(model_dir) / "kpbench_notes.json"
+    notes = json.loads(notes_path.read_text()) if notes_path.is_file() else {}
+    return {
+        "status": "done",
+        "model_dir": str(model_dir),
+        "timing": {
+            "train_s": train_s,
+            "train_cpu_s": train_cpu_s,
+            "load_s": load_s,
+            "predict_s": predict_s,
+            "predict_fps": test.n_frames / predict_s if predict_s > 0 else None,
+            "peak_rss_mb": _peak_rss_mb(),
+            "threads": int(spec["threads"]),
+        },
+        "model": adapter.model_info(Path(model_dir)),
+        "adapter_config": config,
+        "framework_version": adapter_cls.version(),
+        "notes": notes,
+        "environment": _environment(),
+    }
+
+
+def _environment() -> dict[str, Any]:
+    """Interpreter, torch and device facts of this worker."""
+    env: dict[str, Any] = {"python": platform.python_version(), "executable": sys.executable}
+    try:
+        import torch
+
+        env["torch"] = torch.__version__
+        env["torch_threads"] = torch.get_num_threads()
+        env["cuda"] = torch.cuda.is_available()
+        env["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        env["torch"] = None
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m benchmark.runner.worker SPEC.json``."""
+    argv = sys.argv[1:] if argv is None else argv
+    spec_path = Path(argv[0])
+    spec = json.loads(spec_path.read_text())
+    result = run_job(spec)
+    atomic_write_text(Path(spec["result_path"]), json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
