@@ -1,0 +1,227 @@
+"""Keypoint accuracy metrics, computed by the harness with the same code for every framework.
+
+For labelled keypoint j in test frame i the error is the Euclidean distance in original image
+pixels. A keypoint with a NaN prediction is "not detected". Distances (mean, median, RMSE,
+percentiles) are over detected labelled keypoints; ``detection_rate`` and ``pck@T`` are over
+all labelled keypoints (misses count as failures). Undefined values are ``None``, never NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from benchmark.dataset import Dataset
+
+DEFAULT_THRESHOLDS: tuple[float, ...] = (2, 5, 10, 20)
+SCALAR_KEYS = (
+    "n_frames",
+    "n_labeled",
+    "detection_rate",
+    "mean_px",
+    "median_px",
+    "rmse_px",
+    "p90_px",
+    "p95_px",
+)
+_BOOT_CHUNK = 100  # bootstrap replicates drawn per block, to bound memory on big test sets
+
+
+def labeled_mask(gt: np.ndarray) -> np.ndarray:
+    """``(n, k)`` True where the ground truth ``(n, k, 2)`` has both coordinates."""
+    return np.isfinite(np.asarray(gt, dtype=float)[..., :2]).all(axis=-1)
+
+
+def detected_mask(pred: np.ndarray) -> np.ndarray:
+    """``(n, k)`` True where the prediction ``(n, k, >=2)`` has finite x and y."""
+    return np.isfinite(np.asarray(pred, dtype=float)[..., :2]).all(axis=-1)
+
+
+def keypoint_errors(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Euclidean error per keypoint.
+
+    Args:
+        gt: ``(n, k, 2)`` ground truth, NaN = not labelled.
+        pred: ``(n, k, >=2)`` predictions (x, y, optional score), NaN = not detected.
+
+    Returns:
+        ``(n, k)`` errors in pixels, NaN where not labelled or not detected.
+    """
+    gt = np.asarray(gt, dtype=float)
+    pred = np.asarray(pred, dtype=float)
+    if gt.ndim != 3 or gt.shape[-1] != 2 or pred.ndim != 3 or pred.shape[-1] < 2:
+        raise ValueError(
+            f"expected gt (n, k, 2) and pred (n, k, >=2), got {gt.shape}, {pred.shape}"
+        )
+    if pred.shape[:2] != gt.shape[:2]:
+        raise ValueError(f"gt {gt.shape[:2]} and pred {pred.shape[:2]} differ in frames/keypoints")
+    err = np.linalg.norm(pred[..., :2] - gt, axis=-1)
+    err[~(labeled_mask(gt) & detected_mask(pred))] = np.nan
+    return err
+
+
+def threshold_key(t: float) -> str:
+    """How a PCK threshold is written in JSON keys and metric names: ``5``, ``2.5``."""
+    return f"{float(t):g}"
+
+
+def _scalars(err: np.ndarray, labeled: np.ndarray, n_frames: int, thresholds) -> dict:
+    """Metrics of one set of errors (any shape); ``err`` is NaN where labelled but missed."""
+    n_labeled = int(labeled.sum())
+    e = err[labeled & np.isfinite(err)]
+    out: dict = {"n_frames": int(n_frames), "n_labeled": n_labeled}
+    out["detection_rate"] = e.size / n_labeled if n_labeled else None
+    if e.size:
+        p90, p95 = np.percentile(e, [90, 95])
+        out |= {
+            "mean_px": float(e.mean()),
+            "median_px": float(np.median(e)),
+            "rmse_px": float(np.sqrt(np.mean(e**2))),
+            "p90_px": float(p90),
+            "p95_px": float(p95),
+        }
+    else:
+        out |= dict.fromkeys(("mean_px", "median_px", "rmse_px", "p90_px", "p95_px"))
+    out["pck"] = {
+        threshold_key(t): (float((e <= t).sum() / n_labeled) if n_labeled else None)
+        for t in thresholds
+    }
+    return out
+
+
+def bootstrap_mean_ci(
+    err: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> list[float | None]:
+    """Percentile bootstrap CI of the mean error, resampling frames with replacement.
+
+    Args:
+        err: ``(n_frames, k)`` errors, NaN where not labelled or not detected.
+        n_boot: Number of bootstrap replicates (0 gives ``[None, None]``).
+        seed: Seed of the resampling.
+        level: Confidence level.
+
+    Returns:
+        ``[low, high]``; ``[None, None]`` when there is no detected labelled keypoint.
+    """
+    ok = np.isfinite(err)
+    n = err.shape[0]
+    if n_boot <= 0 or not ok.any():
+        return [None, None]
+    frame_sum = np.where(ok, err, 0.0).sum(axis=1)
+    frame_count = ok.sum(axis=1)
+    rng = np.random.default_rng(seed)
+    means = []
+    for start in range(0, n_boot, _BOOT_CHUNK):
+        idx = rng.integers(0, n, size=(min(_BOOT_CHUNK, n_boot - start), n))
+        count = frame_count[idx].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means.append(frame_sum[idx].sum(axis=1) / count)
+    boot = np.concatenate(means)
+    boot = boot[np.isfinite(boot)]  # replicates that drew only frames without detections
+    alpha = (1 - level) / 2
+    low, high = np.percentile(boot, [100 * alpha, 100 * (1 - alpha)])
+    return [float(low), float(high)]
+
+
+def summarize(
+    gt: np.ndarray,
+    pred: np.ndarray,
+    keypoints: Sequence[str],
+    *,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """All accuracy metrics, overall and per keypoint (the ``kpbench evaluate --json`` object).
+
+    Args:
+        gt: ``(n, k, 2)`` ground truth of the test frames, NaN = not labelled.
+        pred: ``(n, k, >=2)`` aligned predictions, NaN = not detected.
+        keypoints: The k keypoint names.
+        thresholds: PCK thresholds in pixels.
+        n_boot: Bootstrap replicates for ``mean_px_ci95``.
+        seed: Seed of the bootstrap.
+
+    Returns:
+        Keys ``n_frames``, ``n_labeled``, ``detection_rate``, ``mean_px``, ``median_px``,
+        ``rmse_px``, ``p90_px``, ``p95_px``, ``pck`` (threshold string -> share),
+        ``mean_px_ci95`` ([low, high]) and ``per_keypoint`` (name -> the same, without CI).
+        Undefined values are ``None``.
+    """
+    err = keypoint_errors(gt, pred)
+    if len(keypoints) != err.shape[1]:
+        raise ValueError(f"{len(keypoints)} keypoint names for {err.shape[1]} keypoints")
+    labeled = labeled_mask(gt)
+    n = err.shape[0]
+    out = _scalars(err, labeled, n, thresholds)
+    out["mean_px_ci95"] = bootstrap_mean_ci(err, n_boot=n_boot, seed=seed)
+    out["per_keypoint"] = {
+        name: _scalars(err[:, j], labeled[:, j], n, thresholds) for j, name in enumerate(keypoints)
+    }
+    return out
+
+
+def _metric_rows(keypoint: str, m: dict) -> list[tuple[str, str, float]]:
+    def num(v: float | None) -> float:
+        return float("nan") if v is None else float(v)
+
+    rows = [(keypoint, k, num(m[k])) for k in SCALAR_KEYS]
+    if "mean_px_ci95" in m:
+        low, high = m["mean_px_ci95"]
+        rows += [
+            (keypoint, "mean_px_ci95_low", num(low)),
+            (keypoint, "mean_px_ci95_high", num(high)),
+        ]
+    rows += [(keypoint, f"pck@{t}", num(v)) for t, v in m["pck"].items()]
+    return rows
+
+
+def tidy_rows(summary: dict) -> list[tuple[str, str, float]]:
+    """``(keypoint, metric, value)`` rows of a ``summarize`` result for ``metrics.csv``.
+
+    Overall rows have keypoint ``"all"``; undefined values are NaN.
+    """
+    rows = _metric_rows("all", summary)
+    for name, m in summary["per_keypoint"].items():
+        rows += _metric_rows(name, m)
+    return rows
+
+
+def evaluate(
+    gt: Dataset,
+    pred_path: str | Path,
+    *,
+    test_frames: Sequence[str] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Metrics of the predictions in ``pred_path`` on the ground truth's (test) frames.
+
+    Args:
+        gt: Ground truth dataset.
+        pred_path: DeepLabCut-style CSV/h5 or SLEAP ``.slp`` with predicted instances.
+        test_frames: Frame ids to evaluate (e.g. a split's ``test``); all frames when None.
+        thresholds: PCK thresholds in pixels.
+        n_boot: Bootstrap replicates for the CI of ``mean_px``.
+        seed: Seed of the bootstrap.
+
+    Returns:
+        The ``summarize`` object (``kpbench evaluate --json`` prints it).
+
+    Raises:
+        InputError: The prediction file is unreadable or misses a frame or keypoint.
+        KeyError: A test frame is not in ``gt``.
+    """
+    from benchmark.io.predictions import align_predictions, read_predictions
+
+    if test_frames is not None:
+        gt = gt.subset(test_frames)
+    values = align_predictions(gt, read_predictions(pred_path), pred_path)
+    return summarize(
+        gt.points, values, gt.keypoints, thresholds=thresholds, n_boot=n_boot, seed=seed
+    )
