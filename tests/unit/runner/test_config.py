@@ -1,0 +1,51 @@
+"""Run config validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.errors import InputError
+from benchmark.runner.config import RunConfig
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_short_forms_and_defaults(tmp_path):
+    path = _write(
+        tmp_path,
+        "datasets: [synthetic-rat, {path: data/proj, optional: true}]\n"
+        "adapters: [heatmap, {name: trackrat, label: tr, config: {epochs: 2}}]\n",
+    )
+    config = RunConfig.load(path)
+    assert config.name == "run"
+    assert [d.name for d in config.datasets] == ["synthetic-rat", "proj"]
+    assert config.datasets[1].path == str((tmp_path / "data/proj").resolve())
+    assert config.datasets[1].optional
+    assert [a.label for a in config.adapters] == ["heatmap", "tr"]
+    assert config.adapters[1].config == {"epochs": 2}
+    assert config.seeds == (0,) and config.threads == 2
+    assert RunConfig.from_dict(config.to_dict(), path) == config
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("datasets: [a]\n", "names no adapters"),
+        ("adapters: [heatmap]\n", "names no datasets"),
+        ("datasets: [a]\nadapters: [heatmap]\nfolds: 3\n", "unknown key 'folds'"),
+        ("datasets: [a]\nadapters: [heatmap, heatmap]\n", "share a label"),
+        ("datasets: [a]\nadapters: [{name: heatmap, epochs: 3}]\n", "invalid run config"),
+        ("datasets: [a\n", "not valid YAML"),
+    ],
+)
+def test_bad_configs_name_the_file(tmp_path, text, problem):
+    path = _write(tmp_path, text)
+    with pytest.raises(InputError, match=problem) as err:
+        RunConfig.load(path)
+    assert str(path) in str(err.value)
