@@ -45,6 +45,8 @@ class Adapter(abc.ABC):
     name: ClassVar[str]
     framework: ClassVar[str | None] = None
     default_config: ClassVar[Mapping[str, Any]] = {}
+    #: Same seed and data give the same predictions (checked by the conformance suite).
+    deterministic: ClassVar[bool] = False
 
     def __init__(self, progress: ProgressHook | None = None) -> None:
         self.progress = progress
