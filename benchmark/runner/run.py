@@ -249,8 +249,6 @@ def execute_job(
         record.update(status=status, error=f"adapter cannot run here: {why}", stderr_tail="")
         atomic_write_text(folder / "job.json", json.dumps(record, indent=2))
         return record
-    # Check the config in the parent too: a typo fails fast with a clear message.
-    adapter_cls.resolve_config(job.adapter.config)
 
     spec = {
         "adapter": job.adapter.name,
@@ -380,7 +378,11 @@ def _open_run_dir(run_dir: Path, config: RunConfig) -> dict[str, Any]:
 
 def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFrame:
     """Run (or resume) every job of ``config`` into ``run_dir``; returns the metrics table."""
+    from benchmark.registry import load_class
+
     run_dir = Path(run_dir)
+    for spec in config.adapters:  # fail fast on a typo, before anything is written
+        load_class(spec.name).resolve_config(spec.config)
     manifest = _open_run_dir(run_dir, config)
     provenance = {
         "kpbench_version": __version__,
