@@ -1,0 +1,189 @@
+"""Numbers as report text: table cell formats and the one-line summary per framework."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+EPOCH_KEYS = ("epochs", "max_epochs", "n_epochs", "num_epochs")
+MISS_NOTE = 0.10  # mention a keypoint in words when it is missed this often
+MISS_FLAG = 0.50  # flag a keypoint in tables when it is detected less often than this
+
+
+def _ok(value: float | None) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_px(value: float | None) -> str:
+    """Pixels with two decimals; ``—`` when missing."""
+    return f"{value:.2f}" if _ok(value) else "—"
+
+
+def fmt_pct(value: float | None) -> str:
+    """A share in ``[0, 1]`` as a percentage with one decimal."""
+    return f"{100 * value:.1f}%" if _ok(value) else "—"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """Seconds as ``45 s``, ``3.1 min`` or ``2.40 h``."""
+    if not _ok(seconds):
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def fmt_rate(value: float | None) -> str:
+    """Frames per second: one decimal below 100, none above."""
+    if not _ok(value):
+        return "—"
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def fmt_mb(value: float | None) -> str:
+    """Megabytes."""
+    if not _ok(value):
+        return "—"
+    return f"{value:.1f} MB" if value < 100 else f"{value:.0f} MB"
+
+
+def fmt_count(value: float | None) -> str:
+    """A parameter count as ``812``, ``45.6 k`` or ``1.23 M``."""
+    if not _ok(value):
+        return "—"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} M"
+    if value >= 1e3:
+        return f"{value / 1e3:.1f} k"
+    return f"{value:.0f}"
+
+
+def md_cell(value: object) -> str:
+    """Text safe inside a markdown table cell (no pipes, no line breaks)."""
+    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A markdown table; cells are made safe with :func:`md_cell`."""
+    lines = ["| " + " | ".join(map(md_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(md_cell, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def compact(mapping: Mapping | None, limit: int = 160) -> str:
+    """A nested mapping as ``key=value, section.key=value`` (shortened past ``limit`` chars)."""
+    if not mapping:
+        return "—"
+    items: list[str] = []
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, Mapping) and value:
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        else:
+            items.append(f"{prefix}={value}")
+
+    walk("", mapping)
+    text = ", ".join(items)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def find_epochs(config: Mapping | None) -> int | None:
+    """The number of training epochs named anywhere in an adapter config, if any."""
+    if not isinstance(config, Mapping):
+        return None
+    for key in EPOCH_KEYS:
+        value = config.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return int(value)
+    for value in config.values():
+        found = find_epochs(value) if isinstance(value, Mapping) else None
+        if found is not None:
+            return found
+    return None
+
+
+def device_words(records: Iterable[dict]) -> str:
+    """Where jobs ran, in words: the GPU's name, or ``2 CPU threads``.
+
+    A job counts as on the GPU when its worker saw CUDA and its adapter config does not ask
+    for the CPU (``device: cpu``).
+    """
+    records = list(records)
+    gpus = sorted(
+        {
+            str(env["gpu"])
+            for r in records
+            if (env := r.get("environment") or {}).get("cuda")
+            and env.get("gpu")
+            and not str((r.get("adapter_config") or {}).get("device", "")).startswith("cpu")
+        }
+    )
+    if gpus:
+        return ", ".join(gpus)
+    threads = sorted({int(t) for r in records if _ok(t := (r.get("timing") or {}).get("threads"))})
+    if threads:
+        label = "/".join(str(t) for t in threads)
+        return f"{label} CPU thread{'s' if threads[-1] > 1 else ''}"
+    return "CPU"
+
+
+def describe_adapter(
+    adapter: str,
+    overall: Mapping[str, float],
+    keypoint_detection: Mapping[str, float],
+    records: list[dict],
+    n_failed: int,
+    rank: tuple[int, int] | None = None,
+) -> str:
+    """One sentence on how a framework did on one dataset.
+
+    Args:
+        adapter: Adapter name.
+        overall: Overall metrics averaged over the adapter's finished jobs (may be empty).
+        keypoint_detection: Detection rate per keypoint (averaged over jobs).
+        records: ``job.json`` records of the adapter's finished jobs on this dataset.
+        n_failed: Number of its jobs on this dataset that failed or did not finish.
+        rank: ``(place, of)`` by median error among adapters with results, if known.
+
+    Returns:
+        E.g. ``trained 40 epochs in 3.1 min on 2 CPU threads; median error 2.10 px (best of 3);
+        98.0% of keypoints detected; missed tail_tip in 60% of labelled frames``.
+    """
+    if not records:
+        return f"no results ({n_failed} job{'s' if n_failed != 1 else ''} failed or skipped)"
+    parts = []
+    epochs = {find_epochs(r.get("adapter_config")) for r in records} - {None}
+    train = "trained"
+    if len(epochs) == 1:
+        n = epochs.pop()
+        train += f" {n} epoch{'s' if n != 1 else ''}"
+    if _ok(overall.get("train_s")):
+        train += f" in {fmt_duration(overall['train_s'])}"
+    parts.append(f"{train} on {device_words(records)}")
+    if _ok(overall.get("median_px")):
+        median = f"median error {fmt_px(overall['median_px'])} px"
+        if rank and rank[1] > 1:
+            median += (
+                " (best of {1})".format(*rank) if rank[0] == 1 else " ({} of {})".format(*rank)
+            )
+        parts.append(median)
+    if _ok(overall.get("detection_rate")):
+        parts.append(f"{fmt_pct(overall['detection_rate'])} of keypoints detected")
+    missed = sorted(
+        ((1 - rate, kp) for kp, rate in keypoint_detection.items() if _ok(rate)),
+        key=lambda item: -item[0],
+    )
+    for miss, kp in missed[:2]:
+        if miss >= MISS_NOTE:
+            parts.append(f"missed {kp} in {100 * miss:.0f}% of labelled frames")
+    if _ok(overall.get("predict_fps")):
+        parts.append(f"predicts {fmt_rate(overall['predict_fps'])} frames/s")
+    if n_failed:
+        total = n_failed + len(records)
+        parts.append(f"{n_failed} of {total} jobs failed")
+    return "; ".join(parts)

@@ -1,0 +1,214 @@
+"""Rendering the markdown report from a stored (fake) run directory."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from benchmark.errors import InputError
+from benchmark.report import render_report
+from benchmark.report.load import load_run
+from benchmark.report.render import default_report_path
+from tests.run_fixtures import FakeAdapter, make_fake_run
+
+
+def _section(md: str, dataset: str) -> str:
+    """The markdown of one dataset's ``## name (...)`` section."""
+    start = md.index(f"\n## {dataset} (")
+    end = md.find("\n## ", start + 1)
+    return md[start : end if end > 0 else None]
+
+
+def _table(section: str, heading: str) -> dict[str, list[str]]:
+    """Rows (first cell -> other cells) of the first table under ``### heading``."""
+    lines = section[section.index(f"### {heading}\n") :].splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
+    rows: dict[str, list[str]] = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _expected(run_dir: Path, dataset: str) -> pd.DataFrame:
+    """Overall metrics averaged over each adapter's jobs, straight from metrics.csv."""
+    m = pd.read_csv(run_dir / "metrics.csv")
+    m = m[(m["dataset"] == dataset) & (m["keypoint"] == "all")]
+    return m.groupby(["adapter", "metric"])["value"].mean().unstack()
+
+
+def test_accuracy_table_has_every_adapter_with_numbers_from_metrics_csv(
+    fake_run: Path, rendered: Path
+) -> None:
+    table = _table(_section(rendered.read_text(), "blobs"), "Accuracy")
+    expected = _expected(fake_run, "blobs")
+    assert set(table) == {"heatmap", "trackrat", "deeplabcut", "sleap"}
+    for adapter, row in expected.iterrows():
+        cells = table[adapter]
+        mean = (
+            f"{row['mean_px']:.2f} ({row['mean_px_ci95_low']:.2f}–{row['mean_px_ci95_high']:.2f})"
+        )
+        assert cells[1] == mean
+        assert cells[2:5] == [f"{row[k]:.2f}" for k in ("median_px", "rmse_px", "p90_px")]
+        pcts = [f"{100 * row[k]:.1f}%" for k in ("pck@5", "pck@10", "detection_rate")]
+        assert cells[5:8] == pcts
+    assert table["heatmap"][0] == "2"
+    assert table["sleap"][0] == "1 (+1 failed)"  # fold 0 failed, fold 1 done
+    # Rows are sorted by median error.
+    assert list(table) == list(expected["median_px"].sort_values().index)
+
+
+def test_timing_table_shows_train_time_memory_and_threads(fake_run: Path, rendered: Path) -> None:
+    table = _table(_section(rendered.read_text(), "blobs"), "Timing")
+    expected = _expected(fake_run, "blobs")
+    trackrat = table["trackrat"]
+    assert trackrat[1] == f"{expected.loc['trackrat', 'train_s']:.0f} s"  # under 90 s
+    assert table["deeplabcut"][1] == f"{expected.loc['deeplabcut', 'train_s'] / 60:.1f} min"
+    assert trackrat[5] == f"{expected.loc['trackrat', 'peak_rss_mb']:.0f} MB"
+    assert trackrat[-1] == "2 CPU threads"
+    assert "hardware: Fake CPU @ 2.0GHz (2 cores); GPU: none" in rendered.read_text()
+
+
+def test_single_adapter_dataset_renders_its_own_tables(rendered: Path) -> None:
+    section = _section(rendered.read_text(), "blobs_solo")
+    assert list(_table(section, "Accuracy")) == ["heatmap"]
+    assert "(best of" not in section  # no ranking with a single adapter
+
+
+def test_per_keypoint_table_flags_a_mostly_missed_keypoint(fake_run: Path, rendered: Path) -> None:
+    section = _section(rendered.read_text(), "blobs")
+    header = next(ln for ln in section.splitlines() if ln.startswith("| keypoint |"))
+    adapters = [c.strip() for c in header.strip("|").split(" | ")][1:]
+    table = _table(section, "Per keypoint")
+    m = pd.read_csv(fake_run / "metrics.csv")
+    det = m[(m["dataset"] == "blobs") & (m["metric"] == "detection_rate")]
+    det = det.groupby(["adapter", "keypoint"])["value"].mean()
+    assert det["trackrat", "tail_base"] < 0.5
+    for keypoint, cells in table.items():
+        for adapter, cell in zip(adapters, cells, strict=True):
+            flagged = det[adapter, keypoint] < 0.5
+            assert ("⚠" in cell) == flagged, (adapter, keypoint, cell)
+            assert f"{100 * det[adapter, keypoint]:.1f}%" in cell
+    assert "detected in fewer than half" in section
+    summary = section[section.index("### Summary") : section.index("### Accuracy")]
+    miss = 100 * (1 - det["trackrat", "tail_base"])
+    assert f"missed tail_base in {miss:.0f}% of labelled frames" in summary
+    assert "trained 40 epochs" in summary
+
+
+def test_figures_and_overlays_are_valid_pngs_linked_relatively(rendered: Path) -> None:
+    md = rendered.read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    # blobs and blobs_solo: ECDF, per-keypoint bars, time scatter and overlay each.
+    assert len(links) == 8
+    for link in links:
+        assert not Path(link).is_absolute()
+        path = rendered.parent / link
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            assert min(im.size) > 200
+    assert {Path(link).parent.name for link in links} == {"fake-run"}
+
+
+def test_failed_job_is_listed_with_error_and_stderr_tail(rendered: Path) -> None:
+    md = rendered.read_text()
+    failed = md[md.index("## Failed jobs") : md.index("## Provenance")]
+    assert "`blobs__fold0__sleap__seed0`" in failed
+    assert "RuntimeError: CUDA out of memory (fake)" in failed
+    assert "log line 39" in failed
+    assert "log line 0\n" not in failed  # only the tail of stderr
+
+
+def test_provenance_schedule_notes_and_dataset_kind(rendered: Path) -> None:
+    md = rendered.read_text()
+    assert "`0123456789abcdef0123456789abcdef01234567`" in md
+    assert "| heatmap | 0.1.0 | 2.15.0 |" in md
+    assert "## blobs (synthetic, none (generated discs))" in md
+    schedules = _table(_section(md, "blobs"), "Schedules and notes")
+    assert "epochs=40" in schedules["heatmap"][1]
+    assert schedules["heatmap"][2] == "pretrained=False"
+
+
+def test_rerendering_gives_identical_markdown(
+    fake_run: Path, rendered: Path, tmp_path: Path
+) -> None:
+    again = render_report(fake_run, tmp_path / "fake-run.md")
+    assert again.read_text() == rendered.read_text()
+
+
+def test_real_species_is_named(fake_run: Path, tmp_path: Path) -> None:
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    meta = json.loads((run_dir / "datasets.json").read_text())
+    meta["blobs"].update(species="mouse", synthetic=False)
+    (run_dir / "datasets.json").write_text(json.dumps(meta))
+    md = render_report(run_dir, tmp_path / "r.md").read_text()
+    assert "## blobs (real data, mouse)" in md
+
+
+def test_run_with_only_failed_jobs_renders(tmp_path: Path) -> None:
+    adapters = (FakeAdapter("heatmap", 1.0, failed_folds=(0, 1)),)
+    run_dir = make_fake_run(tmp_path / "data", adapters=adapters)
+    md = render_report(run_dir, tmp_path / "r.md").read_text()
+    assert "no results (2 jobs failed or skipped)" in md
+    assert "no results (1 job failed or skipped)" in md  # blobs_solo
+    assert md.count("### `blobs") == 3
+    assert "![" not in md  # no figures without results
+    assert "| heatmap | 0 (+2 failed) | — |" in md
+
+
+def test_missing_optional_files_and_fields_still_render(fake_run: Path, tmp_path: Path) -> None:
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    for name in ("metrics.csv", "frame_errors.csv", "datasets.json", "config.yaml"):
+        (run_dir / name).unlink()
+    shutil.rmtree(run_dir / "groundtruth")
+    for job_json in run_dir.glob("jobs/*/job.json"):
+        record = json.loads(job_json.read_text())
+        for key in ("timing", "model", "notes", "adapter_config", "environment", "provenance"):
+            record.pop(key, None)
+        job_json.write_text(json.dumps(record))
+    run = json.loads((run_dir / "run.json").read_text())
+    run.pop("host")
+    (run_dir / "run.json").write_text(json.dumps(run))
+    md = render_report(run_dir, tmp_path / "r.md").read_text()
+    assert "| heatmap | 2 | — |" in md
+    assert "No overlay: the run holds no ground truth" in md
+    assert "hardware: not recorded" in md
+
+
+def test_load_run_reads_every_job_and_dataset(fake_run: Path) -> None:
+    results = load_run(fake_run)
+    assert len(results.jobs) == 9
+    assert results.dataset_names() == ["blobs", "blobs_solo"]
+
+
+def test_not_a_run_directory_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a kpbench run directory"):
+        render_report(tmp_path, tmp_path / "r.md")
+    with pytest.raises(InputError, match="run directory not found"):
+        render_report(tmp_path / "nope", tmp_path / "r.md")
+
+
+def test_corrupt_job_json_names_the_file(fake_run: Path, tmp_path: Path) -> None:
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    bad = run_dir / "jobs" / "blobs__fold0__heatmap__seed0" / "job.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON") as info:
+        render_report(run_dir, tmp_path / "r.md")
+    assert info.value.path == bad
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_default_output_is_reports_run_name_md(fake_run: Path) -> None:
+    path = default_report_path(load_run(fake_run))
+    assert path.parent.name == "reports"
+    assert path.name == "fake-run.md"

@@ -1,0 +1,72 @@
+"""Number formats and the per-framework sentence of the report."""
+
+from __future__ import annotations
+
+import math
+
+from benchmark.report.summary import (
+    compact,
+    describe_adapter,
+    device_words,
+    find_epochs,
+    fmt_count,
+    fmt_duration,
+    fmt_pct,
+    fmt_px,
+    md_table,
+)
+
+
+def test_formats() -> None:
+    assert fmt_px(2.345) == "2.35"
+    assert fmt_px(math.nan) == fmt_px(None) == "—"
+    assert fmt_pct(0.5) == "50.0%"
+    assert [fmt_duration(s) for s in (0.5, 45, 186, 7200)] == ["0.5 s", "45 s", "3.1 min", "2.00 h"]
+    assert [fmt_count(n) for n in (812, 45_600, 1_234_567)] == ["812", "45.6 k", "1.23 M"]
+
+
+def test_md_table_escapes_pipes_and_newlines() -> None:
+    table = md_table(["a", "b"], [["x|y", "two\nlines"]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | two lines |"]
+
+
+def test_compact_flattens_and_shortens() -> None:
+    assert compact({"train": {"epochs": 5, "lr": 0.1}, "flip": True}) == (
+        "train.epochs=5, train.lr=0.1, flip=True"
+    )
+    assert compact({}) == "—"
+    assert len(compact({"k": "x" * 500})) == 160
+
+
+def test_find_epochs_searches_nested_configs() -> None:
+    assert find_epochs({"epochs": 40}) == 40
+    assert find_epochs({"train_settings": {"max_epochs": 7}}) == 7
+    assert find_epochs({"batch_size": 8}) is None
+    assert find_epochs(None) is None
+
+
+def test_device_words_prefers_the_gpu_the_worker_used() -> None:
+    cpu = {"timing": {"threads": 2}, "environment": {"cuda": False, "gpu": None}}
+    gpu = {"timing": {"threads": 2}, "environment": {"cuda": True, "gpu": "NVIDIA H100"}}
+    forced_cpu = {**gpu, "adapter_config": {"device": "cpu"}}
+    assert device_words([cpu]) == "2 CPU threads"
+    assert device_words([gpu]) == "NVIDIA H100"
+    assert device_words([forced_cpu]) == "2 CPU threads"
+
+
+def test_describe_adapter_names_schedule_rank_and_missed_keypoints() -> None:
+    record = {"adapter_config": {"epochs": 40}, "timing": {"threads": 2}}
+    text = describe_adapter(
+        "heatmap",
+        {"train_s": 186.0, "median_px": 2.1, "detection_rate": 0.9, "predict_fps": 40.0},
+        {"snout": 1.0, "tail_tip": 0.4},
+        [record],
+        n_failed=0,
+        rank=(1, 3),
+    )
+    assert text == (
+        "trained 40 epochs in 3.1 min on 2 CPU threads; median error 2.10 px (best of 3); "
+        "90.0% of keypoints detected; missed tail_tip in 60% of labelled frames; "
+        "predicts 40.0 frames/s"
+    )
+    assert describe_adapter("x", {}, {}, [], n_failed=2) == "no results (2 jobs failed or skipped)"
