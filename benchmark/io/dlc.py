@@ -271,6 +271,24 @@ def _frame_id(path: str, folder: str) -> str:
     return f"labeled-data/{folder}/{Path(path).name}"
 
 
+def _kpbench_meta(root: Path) -> dict:
+    """Facts DeepLabCut's config cannot hold (it rejects unknown keys): ``kpbench.yaml``.
+
+    kpbench's generators write species and ``synthetic`` there, so a project read by path
+    still names its species truthfully.
+    """
+    path = root / "kpbench.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(path, f"not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a mapping of dataset facts")
+    return {k: data[k] for k in ("species", "synthetic", "generator", "seed") if k in data}
+
+
 def read_dlc_project(path: Path, *, name: str | None = None) -> tuple[Dataset, tuple[Path, ...]]:
     """Read a DeepLabCut project (folder or its ``config.yaml``).
 
@@ -318,6 +336,7 @@ def read_dlc_project(path: Path, *, name: str | None = None) -> tuple[Dataset, t
     for key in ("species", "Task"):
         if cfg.get(key):
             meta[key.lower()] = cfg[key]
+    meta.update(_kpbench_meta(root))
     ds = Dataset(
         name=name or str(cfg.get("Task") or root.name),
         skeleton=Skeleton.from_names(first.keypoints, edges),
