@@ -1,0 +1,1 @@
+"""SLEAP through sleap-nn (SLEAP's PyTorch backend): see ``adapters.sleap.adapter``."""

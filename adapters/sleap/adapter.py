@@ -1,0 +1,508 @@
+"""SLEAP through sleap-nn 0.3 (SLEAP's PyTorch backend), driven by its own public API.
+
+``train`` writes the job's train and val frames as ``.pkg.slp`` files with the images
+embedded (``<workdir>/sleap_data/``), builds a sleap-nn training config with sleap-nn's own
+config builders (``sleap_nn.config.get_config``) and trains a single-instance model with
+sleap-nn's documented Python API, ``ModelTrainer.get_model_trainer_from_config(config).train()``,
+on exactly those files: ``train_labels_path`` and ``val_labels_path`` are both given, so
+sleap-nn makes no random split of its own. Without val frames, sleap-nn validates on up to
+16 train frames spread over the train set (``MAX_TRAIN_AS_VAL``): its "best" checkpoint is
+then the one with the lowest loss on those, i.e. in effect the last one, as for a user with
+no validation set; validating on all train frames would add a third to a CPU epoch. Frames
+with no labelled keypoint are left out (sleap-nn would train on them as an instance with
+every node missing). The run folder (``<workdir>/sleap_model`` with
+``training_config.yaml``, ``initial_config.yaml``, ``training_log.csv`` and ``best.ckpt``)
+is the model dir; it works as is with ``sleap-nn track --model_paths <workdir>/sleap_model``.
+
+Not ``sleap_nn.train.run_training``: that wraps the same two calls and then predicts and
+evaluates the whole train and val files (its ``metrics.{train,val}.0.*`` files), which the
+harness does not use and which would be timed as training (an inference pass over every
+train and val frame). Its evaluation also returns None when the model finds no peak,
+which ``run_training`` skips; that case gives all-NaN predictions here: detection rate 0, a
+valid result, not an error.
+
+``load`` builds sleap-nn's ``Predictor`` once (``Predictor.from_model_paths``); calling the
+predictor runs ``Predictor.predict`` on the frames as in-memory arrays (grouped by image
+size) and returns x, y (original pixels: sleap-nn undoes its own input scaling) and the
+confidence-map peak value. Keypoints whose peak is below ``peak_threshold`` come back NaN
+from sleap-nn and stay NaN.
+
+Progress: sleap-nn's trainer takes no callbacks, so a thread reads the one row per epoch
+that sleap-nn's CSV logger appends to ``training_log.csv`` and reports it.
+
+Weights. sleap-nn's UNet has no pretrained weights. ConvNeXt and Swin-T can start from
+torchvision's ImageNet weights: ``pretrained: auto`` uses them when they are in torch's hub
+cache, or downloads them unless ``HF_HUB_OFFLINE`` is set (then random init); ``true``
+requires them; ``false`` never uses them. What was used is in
+``<model dir>/kpbench_notes.json``.
+
+Metrics cross-check (tests/integration/test_sleap.py). sleap-nn's own evaluation
+(``run_evaluation`` / ``Evaluator``) on the same ground truth and predictions gives the
+harness's numbers: its distance ``avg``, ``p50`` and ``p90`` equal ``mean_px``,
+``median_px`` and ``p90_px`` (both over detected labelled keypoints, ``np.percentile`` with
+linear interpolation; measured difference 0 to 1e-15 px). Its ``PCK@5``/``PCK@10`` differ
+by definition: (1) the denominator is every node of every frame that has a predicted
+instance, so a node unlabelled in the ground truth counts as a failure, and a frame with no
+prediction at all is left out; the harness counts labelled keypoints of every test frame,
+misses as failures; (2) the threshold is strict (``d < T``; the harness's is ``d <= T``),
+which matters only for errors of exactly T px. Recomputed on sleap-nn's denominator the
+harness's PCK equals sleap-nn's (difference 0). As reported, on 8 test frames with ~10%
+unlabelled points: harness pck@5/@10 0.839/1.000, sleap-nn 0.813/0.969; with one frame and
+two points not predicted: 0.677/0.806 vs 0.750/0.893.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from adapters.base import Adapter, ConfigError
+from benchmark.dataset import Dataset
+from benchmark.paths import atomic_write_text
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+NOTES = "kpbench_notes.json"
+DATA_DIR = "sleap_data"
+MODEL_DIR = "sleap_model"
+BACKBONES = ("unet", "convnext", "swint")
+# torchvision ImageNet weights sleap-nn loads for each backbone (tiny variants).
+IMAGENET_WEIGHTS = {"convnext": "ConvNeXt_Tiny_Weights", "swint": "Swin_T_Weights"}
+# Without val frames, sleap-nn validates on this many train frames (a full pass over the
+# train set after every epoch would cost a third of the training time on a CPU).
+MAX_TRAIN_AS_VAL = 16
+_POLL_S = 1.0  # how often the progress watcher reads sleap-nn's training_log.csv
+
+
+class SleapAdapter(Adapter):
+    """SLEAP's single-instance confidence-map model trained and run by sleap-nn.
+
+    Options (CPU-sized defaults; sleap-nn's own defaults in brackets):
+        backbone: ``unet`` [unet], ``convnext`` or ``swint`` (tiny variants).
+        filters, filters_rate: UNet width of the first block and its growth per block
+            [32, 1.5]; ignored by ConvNeXt/Swin-T.
+        max_stride: UNet down-sampling (a power of two, also the receptive field's scale)
+            [16]; ConvNeXt/Swin-T use their architecture's 32.
+        output_stride: confidence-map resolution, input pixels per cell [1].
+        sigma: Gaussian confidence-map spread in network-input pixels (after input_scale) [5.0].
+        input_scale: resize factor applied to frames before the network [1.0].
+        epochs, batch_size, learning_rate: schedule [10, 1, 1e-3] (Adam, sleap-nn's
+            reduce-on-plateau learning-rate schedule).
+        min_steps_per_epoch: sleap-nn's ``min_train_steps_per_epoch`` [200]: an epoch is
+            ``max(batches in the train set, this)`` steps; 1 makes an epoch one pass.
+        augmentation: geometric augmentation on/off [on]; ``rotation`` is the largest
+            angle in degrees (0 = none) [15], ``scale`` the ``[min, max]`` zoom, or null
+            [0.9, 1.1].
+        peak_threshold: confidence-map peak below which a keypoint is "not detected" [0.2].
+        integral_refinement: sub-pixel peak refinement [on].
+        pretrained: ``auto``, ``true`` or ``false``: ImageNet weights for ConvNeXt/Swin-T
+            (see the module docstring).
+        device: ``cpu``, ``auto`` (CUDA when available) or ``cuda``.
+        predict_batch_size: frames per inference batch.
+    """
+
+    name: ClassVar[str] = "sleap"
+    framework: ClassVar[str | None] = "sleap-nn"
+    #: sleap-nn seeds Python, NumPy, torch and Lightning from the job seed (CPU runs repeat).
+    deterministic: ClassVar[bool] = True
+    default_config: ClassVar[Mapping[str, Any]] = {
+        "backbone": "unet",
+        "filters": 16,
+        "filters_rate": 1.5,
+        "max_stride": 16,
+        "output_stride": 2,
+        "sigma": 2.5,
+        "input_scale": 0.5,
+        "epochs": 15,
+        "batch_size": 4,
+        "learning_rate": 1e-3,
+        "min_steps_per_epoch": 1,
+        "augmentation": True,
+        "rotation": 15.0,
+        "scale": [0.9, 1.1],
+        "peak_threshold": 0.2,
+        "integral_refinement": True,
+        "pretrained": "auto",
+        "device": "cpu",
+        "predict_batch_size": 8,
+    }
+
+    @classmethod
+    def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Defaults overlaid with ``config``, with values checked."""
+        cfg = super().resolve_config(config)
+
+        def fail(problem: str) -> ConfigError:
+            return ConfigError(f"adapter 'sleap': {problem}")
+
+        if cfg["backbone"] not in BACKBONES:
+            raise fail(f"backbone must be one of {', '.join(BACKBONES)}")
+        for key in ("filters", "epochs", "batch_size", "min_steps_per_epoch"):
+            if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < 1:
+                raise fail(f"{key} must be a positive integer")
+        for key in ("max_stride", "output_stride"):
+            value = cfg[key]
+            if not isinstance(value, int) or value < 1 or value & (value - 1):
+                raise fail(f"{key} must be a power of two")
+        if cfg["output_stride"] > cfg["max_stride"]:
+            raise fail("output_stride must not exceed max_stride")
+        for key in ("sigma", "input_scale", "learning_rate", "filters_rate"):
+            if not isinstance(cfg[key], int | float) or cfg[key] <= 0:
+                raise fail(f"{key} must be a positive number")
+        if not 0 <= float(cfg["rotation"]) <= 180:
+            raise fail("rotation must be between 0 and 180 degrees")
+        scale = cfg["scale"]
+        if scale is not None and not (
+            isinstance(scale, Sequence) and len(scale) == 2 and 0 < scale[0] <= scale[1]
+        ):
+            raise fail("scale must be [min, max] with 0 < min <= max, or null")
+        if not 0 <= float(cfg["peak_threshold"]) < 1:
+            raise fail("peak_threshold must be in [0, 1)")
+        if cfg["pretrained"] not in ("auto", True, False):
+            raise fail("pretrained must be auto, true or false")
+        if cfg["device"] not in ("cpu", "auto", "cuda"):
+            raise fail("device must be cpu, auto or cuda")
+        if not isinstance(cfg["predict_batch_size"], int) or cfg["predict_batch_size"] < 1:
+            raise fail("predict_batch_size must be a positive integer")
+        return cfg
+
+    # ----- training -----
+    def train(
+        self,
+        train: Dataset,
+        val: Dataset | None,
+        workdir: Path,
+        config: Mapping[str, Any],
+        seed: int,
+    ) -> Path:
+        """Write ``train``/``val`` as ``.pkg.slp`` files and train sleap-nn on them."""
+        from sleap_nn.training.model_trainer import ModelTrainer
+
+        from benchmark.io.sleap import write_pkg_slp
+
+        cfg = self.resolve_config(config)
+        workdir = Path(workdir).resolve()
+        model_dir = workdir / MODEL_DIR
+        data_dir = workdir / DATA_DIR
+        for stale in (model_dir, data_dir):  # a previous, unfinished attempt
+            shutil.rmtree(stale, ignore_errors=True)
+        data_dir.mkdir(parents=True)
+
+        train_used = _labelled_only(train)
+        if train_used is None:
+            raise ValueError("sleap: no train frame has a labelled keypoint")
+        val_used = _labelled_only(val)
+        validation = "val frames"
+        if val_used is None:
+            val_used = _spread_subset(train_used, MAX_TRAIN_AS_VAL)
+            validation = f"{val_used.n_frames} of the train frames (no val frames given)"
+        train_path = write_pkg_slp(train_used, data_dir / "train.pkg.slp")
+        val_path = write_pkg_slp(val_used, data_dir / "val.pkg.slp")
+
+        pretrained, why = resolve_pretrained(cfg)
+        sleap_cfg = training_config(
+            cfg,
+            train_path=train_path,
+            val_path=val_path,
+            ckpt_dir=workdir,
+            run_name=MODEL_DIR,
+            seed=seed,
+            pretrained=pretrained,
+        )
+        with _EpochWatcher(self, model_dir / "training_log.csv", cfg["epochs"]):
+            ModelTrainer.get_model_trainer_from_config(sleap_cfg).train()
+
+        if not (model_dir / "best.ckpt").is_file():
+            raise RuntimeError(f"sleap-nn finished without writing {model_dir / 'best.ckpt'}")
+        n_given = train.n_frames + (val.n_frames if val is not None else 0)
+        notes = {
+            "model_type": "single_instance",
+            "backbone": cfg["backbone"],
+            "pretrained": pretrained,
+            "pretrained_reason": why,
+            "validation": validation,
+            "n_train_frames": train_used.n_frames,
+            "n_val_frames": val_used.n_frames,
+            "dropped_unlabelled_frames": n_given
+            - train_used.n_frames
+            - (val_used.n_frames if validation == "val frames" else 0),
+            "epochs_run": _epochs_run(model_dir / "training_log.csv"),
+            "training_config": "training_config.yaml",
+            "train_labels": str(train_path),
+            "val_labels": str(val_path),
+            "adapter_config": cfg,
+        }
+        atomic_write_text(model_dir / NOTES, json.dumps(notes, indent=2, default=str))
+        return model_dir
+
+    # ----- prediction -----
+    def load(self, model_dir: Path, workdir: Path) -> SleapPredictor:
+        """Build sleap-nn's ``Predictor`` for the run folder ``model_dir``."""
+        notes_path = Path(model_dir) / NOTES
+        notes = json.loads(notes_path.read_text()) if notes_path.is_file() else {}
+        cfg = self.resolve_config(notes.get("adapter_config"))
+        return SleapPredictor(Path(model_dir), cfg)
+
+    def model_info(self, model_dir: Path) -> dict[str, Any]:
+        """Parameter count and size of ``best.ckpt`` (weights plus optimizer state)."""
+        import torch
+
+        ckpt = Path(model_dir) / "best.ckpt"
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+        n_params = sum(
+            int(t.numel())
+            for k, t in state.items()
+            if t.is_floating_point() and "running_" not in k
+        )
+        return {"n_params": n_params, "model_mb": ckpt.stat().st_size / 2**20}
+
+
+class SleapPredictor:
+    """A trained sleap-nn model loaded once; maps frames to ``(n, k, 3)`` x, y, score."""
+
+    def __init__(self, model_dir: Path, cfg: Mapping[str, Any]) -> None:
+        from sleap_nn.inference.predictor import Predictor as SleapNNPredictor
+
+        self.model_dir = Path(model_dir)
+        self._predictor = SleapNNPredictor.from_model_paths(
+            [str(self.model_dir)],
+            device=_torch_device(cfg["device"]),
+            batch_size=cfg["predict_batch_size"],
+            peak_threshold=float(cfg["peak_threshold"]),
+            integral_refinement="integral" if cfg["integral_refinement"] else "none",
+        )
+        self.n_keypoints = len(self._predictor.skeleton.nodes)
+
+    def __call__(self, frames: Dataset) -> np.ndarray:
+        """Predict the frames of ``frames`` (read from their image files)."""
+        from benchmark.images import read_image
+
+        return self.predict_images([read_image(p) for p in frames.image_paths])
+
+    def predict_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Predict ``(H, W, 3)`` uint8 RGB frames: ``(n, k, 3)`` x, y, score, NaN = miss."""
+        out = np.full((len(images), self.n_keypoints, 3), np.nan)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, image in enumerate(images):
+            by_shape.setdefault(np.shape(image), []).append(i)
+        for indices in by_shape.values():
+            stack = np.stack([np.asarray(images[i]) for i in indices])
+            for batch in self._predictor.predict(stack, make_labels=False, frames=indices):
+                if batch.pred_keypoints is None or batch.pred_keypoints.shape[1] == 0:
+                    continue  # no instance in this batch: all missed
+                rows = batch.frame_indices.cpu().numpy()
+                out[rows, :, :2] = batch.pred_keypoints[:, 0].cpu().numpy()
+                out[rows, :, 2] = batch.pred_peak_values[:, 0].cpu().numpy()
+        return out
+
+
+# ----- sleap-nn configuration -----
+def training_config(
+    cfg: Mapping[str, Any],
+    *,
+    train_path: Path,
+    val_path: Path,
+    ckpt_dir: Path,
+    run_name: str,
+    seed: int,
+    pretrained: bool = False,
+) -> DictConfig:
+    """sleap-nn's training config for the adapter options ``cfg`` (built by sleap-nn)."""
+    from sleap_nn.config.get_config import get_data_config, get_model_config, get_trainer_config
+    from sleap_nn.config.training_job_config import TrainingJobConfig
+
+    geometric = None
+    if cfg["augmentation"]:
+        rotation = float(cfg["rotation"])
+        scale = cfg["scale"]
+        geometric = {
+            "rotation_min": -rotation,
+            "rotation_max": rotation,
+            "rotation_p": 1.0 if rotation > 0 else 0.0,
+            "scale_min": float(scale[0]) if scale else 1.0,
+            "scale_max": float(scale[1]) if scale else 1.0,
+            "scale_p": 1.0 if scale else 0.0,
+        }
+    data_config = get_data_config(
+        train_labels_path=[str(train_path)],
+        val_labels_path=[str(val_path)],
+        ensure_rgb=True,  # the harness's frames are RGB; grey frames are read as RGB too
+        scale=float(cfg["input_scale"]),
+        use_augmentations_train=bool(cfg["augmentation"]),
+        geometry_aug=geometric,
+    )
+    backbone: dict[str, Any] = {"in_channels": 3, "output_stride": cfg["output_stride"]}
+    if cfg["backbone"] == "unet":
+        backbone |= {
+            "filters": cfg["filters"],
+            "filters_rate": float(cfg["filters_rate"]),
+            "max_stride": cfg["max_stride"],
+        }
+    else:
+        backbone |= {
+            "model_type": "tiny",
+            "pre_trained_weights": IMAGENET_WEIGHTS[cfg["backbone"]] if pretrained else None,
+        }
+    model_config = get_model_config(
+        backbone_config={cfg["backbone"]: backbone},
+        head_configs={
+            "single_instance": {
+                "confmaps": {
+                    "part_names": None,
+                    "sigma": float(cfg["sigma"]),
+                    "output_stride": cfg["output_stride"],
+                }
+            }
+        },
+    )
+    accelerator = {"cpu": "cpu", "auto": "auto", "cuda": "gpu"}[cfg["device"]]
+    trainer_config = get_trainer_config(
+        batch_size=cfg["batch_size"],
+        max_epochs=cfg["epochs"],
+        min_train_steps_per_epoch=cfg["min_steps_per_epoch"],
+        learning_rate=float(cfg["learning_rate"]),
+        trainer_accelerator=accelerator,
+        trainer_num_devices=1,
+        num_workers=0,
+        enable_progress_bar=False,
+        use_wandb=False,
+        save_ckpt=True,
+        ckpt_dir=str(ckpt_dir),
+        run_name=run_name,
+        seed=seed,
+    )
+    job = TrainingJobConfig(
+        data_config=data_config, model_config=model_config, trainer_config=trainer_config
+    )
+    return job.to_sleap_nn_cfg()
+
+
+def resolve_pretrained(cfg: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether to start from ImageNet weights, and why (see the module docstring).
+
+    Raises:
+        ConfigError: ``pretrained: true`` for UNet, or offline without cached weights.
+    """
+    backbone, wanted = cfg["backbone"], cfg["pretrained"]
+    if backbone == "unet":
+        if wanted is True:
+            raise ConfigError("adapter 'sleap': the unet backbone has no pretrained weights")
+        return False, "unet: no pretrained weights exist (random init)"
+    if wanted is False:
+        return False, "pretrained: false (random init)"
+    if _imagenet_cached(backbone):
+        return True, f"ImageNet {IMAGENET_WEIGHTS[backbone]} from the torch hub cache"
+    if _offline():
+        if wanted is True:
+            raise ConfigError(
+                f"adapter 'sleap': pretrained {backbone} weights are not in the torch hub "
+                "cache and HF_HUB_OFFLINE is set"
+            )
+        return False, "auto: weights not cached and HF_HUB_OFFLINE is set (random init)"
+    return True, f"ImageNet {IMAGENET_WEIGHTS[backbone]} (downloaded by torchvision)"
+
+
+def _imagenet_cached(backbone: str) -> bool:
+    """Whether torchvision's ImageNet weights for ``backbone`` are in torch's hub cache."""
+    import torch
+    import torchvision.models as tvm
+
+    weights = getattr(tvm, IMAGENET_WEIGHTS[backbone]).DEFAULT
+    name = weights.url.rsplit("/", 1)[-1]
+    return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _torch_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _spread_subset(ds: Dataset, n: int) -> Dataset:
+    """At most ``n`` frames of ``ds``, evenly spread over it (all frames when it has fewer)."""
+    if ds.n_frames <= n:
+        return ds
+    rows = np.unique(np.linspace(0, ds.n_frames - 1, n).round().astype(int))
+    return ds.subset([ds.frame_ids[i] for i in rows])
+
+
+def _labelled_only(ds: Dataset | None) -> Dataset | None:
+    """``ds`` without frames that have no labelled keypoint (None when nothing is left).
+
+    sleap-nn would train on such frames as an instance with every node missing.
+    """
+    if ds is None:
+        return None
+    keep = [f for f, lab in zip(ds.frame_ids, ds.labeled, strict=True) if lab.any()]
+    return ds.subset(keep) if keep else None
+
+
+# ----- progress -----
+def _log_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of sleap-nn's ``training_log.csv``: one per finished epoch, ``epoch`` from 0.
+
+    The first row has no ``train/loss`` (sleap-nn logs it from the second epoch on).
+    """
+    try:
+        with open(path, newline="") as fh:
+            return [r for r in csv.DictReader(fh) if r.get("epoch")]
+    except (OSError, csv.Error):
+        return []
+
+
+def _epochs_run(path: Path) -> int:
+    rows = _log_rows(path)
+    return int(rows[-1]["epoch"]) + 1 if rows else 0
+
+
+class _EpochWatcher:
+    """Reports each finished epoch from sleap-nn's ``training_log.csv`` while training runs.
+
+    sleap-nn's trainer takes no callbacks, but its CSV logger appends one row per epoch.
+    """
+
+    def __init__(self, adapter: Adapter, log_path: Path, epochs: int) -> None:
+        self.adapter, self.log_path, self.epochs = adapter, log_path, epochs
+        self._stop = threading.Event()
+        self._reported = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _poll(self) -> None:
+        for row in _log_rows(self.log_path)[self._reported :]:
+            values = {
+                name: float(row[key])
+                for name, key in (("loss", "train/loss"), ("val_loss", "val/loss"))
+                if row.get(key)
+            }
+            self.adapter.report_progress(int(row["epoch"]) + 1, self.epochs, **values)
+            self._reported += 1
+
+    def _run(self) -> None:
+        while not self._stop.wait(_POLL_S):
+            self._poll()
+
+    def __enter__(self) -> _EpochWatcher:
+        if self.adapter.progress is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+            self._poll()
