@@ -1,0 +1,465 @@
+"""DeepLabCut 3 (PyTorch engine), driven through its own public API.
+
+``train`` writes the frames as a DeepLabCut project in the job's work dir (it stays there,
+ready to open in DeepLabCut), creates shuffle 1 with exactly the harness's split
+(``create_training_dataset(trainIndices=..., testIndices=...)``: the train frames are DLC's
+train set, the val frames its test set, used by DLC only for its periodic evaluation and its
+"best" snapshot), and trains with ``train_network``. ``load`` builds DLC's pose inference
+runner for the chosen snapshot; the predictor runs DLC's own inference on image files.
+
+Split indices. ``create_training_dataset`` takes row numbers of the table that
+``merge_annotateddatasets`` builds: the per-folder ``CollectedData_<scorer>.h5`` tables
+concatenated and then ``sort_index()``-ed, i.e. rows ordered by the
+``("labeled-data", <folder>, <image>)`` tuples, not in the order the frames were written.
+The adapter maps frame ids to those rows and, after creation, checks through DLC's
+``DLCLoader`` that DLC's train and test rows are exactly the requested frames. DLC names the
+model folder after ``round(n_train / (n_train + n_test), 2)`` and looks the fraction up in
+``config.yaml``'s ``TrainingFraction``, so the adapter writes that value there.
+
+Weights. With ``pretrained: false`` nothing is downloaded: the adapter builds DLC's
+``PoseModel`` from the shuffle's ``pytorch_config.yaml`` with the pretrained backbone
+disabled, saves its state dict as a DLC snapshot (``kpbench-random-init.pt``, epoch 0) and
+passes it to ``train_network(snapshot_path=...)``; DLC then skips its ImageNet download (a
+``pretrained: false`` in the yaml alone does not). ``auto`` uses DLC's ImageNet weights when
+they are cached (Hugging Face cache) or the hub answers, else random init; with
+``HF_HUB_OFFLINE=1`` only the cache counts. What was used is written to
+``<model dir>/kpbench_notes.json``. Random init also unfreezes batch-norm statistics
+(``model.backbone.freeze_bn_stats: false``; HRNet configs freeze them, which only suits
+pretrained statistics). Without val frames DLC's test set is the first train frame (DLC
+cannot train with an empty one).
+
+Training input. DLC's default training augmentation crops (and pads) every frame to
+448x448. On frames smaller than that the padding is pure waste: 2 epochs of resnet_50 on
+12 frames of 64x48 px (batch 4, one thread) took 62-68 s of CPU with the 448x448 crop and
+3.4-4.2 s cropped to 64x48, about 17x less (wall time alike). The default ``auto`` crops to
+``min(448, largest frame side)`` per axis: DLC's default on large frames, no padding on
+small ones.
+
+Cross-check (tests/integration/test_deeplabcut.py): resnet_50 trained 2 epochs on 12
+generated 64x48 frames from two labelled folders, with 4 other frames as DLC's test set.
+DLC's ``evaluate_network`` reports test "rmse" 4.50 px (a mean distance over labelled
+keypoints, rounded to 0.01 px); the harness's ``mean_px`` on the same predictions is
+4.4953 px, a difference of 0.005 px (bound tested: 0.05 px). DLC's evaluation predictions
+equal the adapter's to 1e-3 px.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import os
+import re
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adapters.base import Adapter, ConfigError, Predictor
+from benchmark.dataset import Dataset
+from benchmark.paths import atomic_write_text
+
+NOTES = "kpbench_notes.json"
+PROJECT = "dlc-project"
+SHUFFLE = 1
+INIT_SNAPSHOT = "kpbench-random-init.pt"
+DLC_CROP = 448  # DeepLabCut's default training crop (data.train.crop_sampling)
+_TRUE = ("1", "true", "yes", "on")
+
+
+class DeepLabCutAdapter(Adapter):
+    """DeepLabCut 3 with the PyTorch engine (single animal, bottom-up models).
+
+    Options (``None`` = DeepLabCut's own default for the chosen net):
+        net_type: DLC PyTorch net, e.g. ``resnet_50``, ``resnet_101``, ``hrnet_w18``.
+        epochs, batch_size, save_epochs: training schedule (DLC: 200, 8, 25 for resnet_50).
+        train_crop: ``auto`` (``min(448, frame size)`` per axis), ``dlc`` (448x448 as DLC),
+            ``none`` (whole frames; all frames must then have one size) or ``[w, h]``.
+        pretrained: ``auto`` | ``true`` | ``false`` (see the module docstring).
+        device: ``auto`` (DLC picks CUDA/MPS/CPU) or a torch device such as ``cpu``.
+        images: ``symlink`` or ``copy`` the frames into the DLC project.
+        snapshot_index: DLC's ``snapshotindex``: -1 = the "best" snapshot when DLC saved
+            one, else the last.
+        predict_batch_size: images per inference batch.
+        pytorch_cfg_updates: ``{"dotted.key": value}`` applied last to
+            ``pytorch_config.yaml`` through DLC's own update mechanism.
+    """
+
+    name = "deeplabcut"
+    framework = "deeplabcut"
+    default_config: Mapping[str, Any] = {
+        "net_type": "resnet_50",
+        "epochs": None,
+        "batch_size": None,
+        "save_epochs": None,
+        "train_crop": "auto",
+        "pretrained": "auto",
+        "device": "auto",
+        "images": "symlink",
+        "snapshot_index": -1,
+        "predict_batch_size": 1,
+        "pytorch_cfg_updates": {},
+    }
+
+    @classmethod
+    def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Defaults overlaid with ``config``, with values checked."""
+        cfg = super().resolve_config(config)
+        for key in ("epochs", "batch_size", "save_epochs", "predict_batch_size"):
+            value = cfg[key]
+            if value is not None and (type(value) is not int or value < 1):
+                raise ConfigError(f"adapter 'deeplabcut': {key} must be a positive integer")
+        if cfg["pretrained"] not in ("auto", True, False):
+            raise ConfigError("adapter 'deeplabcut': pretrained must be auto, true or false")
+        if cfg["images"] not in ("symlink", "copy"):
+            raise ConfigError("adapter 'deeplabcut': images must be symlink or copy")
+        crop = cfg["train_crop"]
+        if not (
+            crop in ("auto", "dlc", "none")
+            or (
+                isinstance(crop, Sequence)
+                and len(crop) == 2
+                and all(isinstance(v, int) and v > 0 for v in crop)
+            )
+        ):
+            raise ConfigError("adapter 'deeplabcut': train_crop must be auto, dlc, none or [w, h]")
+        if not isinstance(cfg["pytorch_cfg_updates"], Mapping):
+            raise ConfigError("adapter 'deeplabcut': pytorch_cfg_updates must be a mapping")
+        return cfg
+
+    # ----- training -----
+    def train(
+        self,
+        train: Dataset,
+        val: Dataset | None,
+        workdir: Path,
+        config: Mapping[str, Any],
+        seed: int,
+    ) -> Path:
+        """Write a DLC project with ``train`` (+ ``val`` as DLC's test set) and train on it."""
+        cfg = self.resolve_config(config)
+        frames = train if val is None or val.n_frames == 0 else concat_frames(train, val)
+        project = Path(workdir).resolve() / PROJECT
+        loader = self._create_shuffle(frames, train, val, project, cfg)
+        backbone = loader.model_cfg.to_dict()["model"].get("backbone") or {}
+        pretrained, why = resolve_pretrained(cfg["pretrained"], str(backbone.get("model_name")))
+        updates = self._pytorch_updates(frames, cfg, seed)
+        if not pretrained and backbone.get("freeze_bn_stats"):
+            # Frozen batch-norm statistics only suit pretrained ones (HRNet configs freeze).
+            updates = {"model.backbone.freeze_bn_stats": False, **updates}
+        loader.update_model_cfg(updates)  # DLC's own mechanism; saves pytorch_config.yaml
+        pose_cfg = loader.model_cfg.to_dict()
+        snapshot = (
+            None if pretrained else _random_init(pose_cfg["model"], loader.model_folder, seed)
+        )
+
+        import deeplabcut
+        from deeplabcut.pose_estimation_pytorch.apis.utils import get_model_snapshots
+
+        with _EpochProgress(self):
+            deeplabcut.train_network(
+                str(project / "config.yaml"), shuffle=SHUFFLE, snapshot_path=snapshot
+            )
+
+        snapshots = get_model_snapshots(
+            cfg["snapshot_index"], loader.model_folder, loader.pose_task
+        )
+        if not snapshots:
+            raise RuntimeError(f"DeepLabCut saved no snapshot in {loader.model_folder}")
+        crop = pose_cfg["data"]["train"].get("crop_sampling")
+        notes = {
+            "pretrained": pretrained,
+            "pretrained_reason": why,
+            "net_type": cfg["net_type"],
+            "epochs": pose_cfg["train_settings"]["epochs"],
+            "batch_size": pose_cfg["train_settings"]["batch_size"],
+            "save_epochs": pose_cfg["runner"]["snapshots"]["save_epochs"],
+            "train_crop": [crop["width"], crop["height"]] if crop else None,
+            "dlc_test_set": "val" if val is not None and val.n_frames else "first train frame",
+            "pytorch_config": str(loader.model_config_path.relative_to(project)),
+            "snapshot": str(Path(snapshots[0].path).relative_to(project)),
+            "adapter_config": cfg,
+        }
+        atomic_write_text(project / NOTES, json.dumps(notes, indent=2, default=str))
+        return project
+
+    def _create_shuffle(
+        self,
+        frames: Dataset,
+        train: Dataset,
+        val: Dataset | None,
+        project: Path,
+        cfg: Mapping[str, Any],
+    ) -> Any:
+        """Write the project, create shuffle 1 with exactly the given split; DLC's loader."""
+        import deeplabcut
+        from deeplabcut.pose_estimation_pytorch.data.dlcloader import DLCLoader
+
+        from benchmark.io.dlc import dlc_image_paths, write_dlc_project
+
+        if project.exists():  # a previous, unfinished attempt
+            shutil.rmtree(project)
+        task = re.sub(r"[^A-Za-z0-9]", "", frames.name) or "kpbench"
+        config_path = write_dlc_project(frames, project, images=cfg["images"], task=task)
+        rel = dlc_image_paths(frames)
+        rows = dlc_rows(rel)
+        # DLC needs a non-empty test set to build its validation loader; without val frames
+        # it evaluates on the first train frame (model selection is then moot).
+        parts = {
+            "train": range(train.n_frames),
+            "test": range(train.n_frames, frames.n_frames) or range(1),
+        }
+        train_rows, test_rows = ([rows[i] for i in part] for part in parts.values())
+        fraction = round(len(train_rows) / (len(train_rows) + len(test_rows)), 2)
+        deeplabcut.auxiliaryfunctions.edit_config(
+            str(config_path),
+            {"TrainingFraction": [fraction], "snapshotindex": cfg["snapshot_index"]},
+        )
+        deeplabcut.create_training_dataset(
+            str(config_path),
+            Shuffles=[SHUFFLE],
+            trainIndices=[train_rows],
+            testIndices=[test_rows],
+            net_type=cfg["net_type"],
+            engine=deeplabcut.Engine.PYTORCH,
+            userfeedback=False,
+        )
+        loader = DLCLoader(str(config_path), trainset_index=0, shuffle=SHUFFLE)
+        for part, frame_numbers in parts.items():
+            got = ["/".join(idx) for idx in loader.df.index[loader.split[part]]]
+            if sorted(got) != sorted(rel[i] for i in frame_numbers):
+                raise RuntimeError(f"DeepLabCut's {part} rows are not the requested frames")
+        return loader
+
+    def _pytorch_updates(self, frames: Dataset, cfg: Mapping[str, Any], seed: int) -> dict:
+        """The ``pytorch_config.yaml`` changes for this job, user updates last."""
+        updates: dict[str, Any] = {"device": cfg["device"], "train_settings.seed": int(seed)}
+        for key, path in (
+            ("epochs", "train_settings.epochs"),
+            ("batch_size", "train_settings.batch_size"),
+            ("save_epochs", "runner.snapshots.save_epochs"),
+        ):
+            if cfg[key] is not None:
+                updates[path] = cfg[key]
+        crop = cfg["train_crop"]
+        if crop == "none":
+            updates["data.train.crop_sampling"] = None
+        elif crop != "dlc":
+            if crop == "auto":
+                crop = auto_crop(frames)
+            updates["data.train.crop_sampling.width"] = int(crop[0])
+            updates["data.train.crop_sampling.height"] = int(crop[1])
+        updates.update(cfg["pytorch_cfg_updates"])
+        return updates
+
+    # ----- prediction -----
+    def load(self, model_dir: Path, workdir: Path) -> Predictor:
+        """DLC's pose inference runner for the snapshot chosen at the end of training."""
+        from deeplabcut.pose_estimation_pytorch.apis import get_pose_inference_runner
+        from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
+
+        model_dir = Path(model_dir)
+        notes = json.loads((model_dir / NOTES).read_text(encoding="utf-8"))
+        pose_cfg = read_config_as_dict(model_dir / notes["pytorch_config"])
+        runner = get_pose_inference_runner(
+            model_config=pose_cfg,
+            snapshot_path=model_dir / notes["snapshot"],
+            batch_size=int(notes["adapter_config"]["predict_batch_size"]),
+            max_individuals=1,
+        )
+        return DeepLabCutPredictor(runner, tuple(pose_cfg["metadata"]["bodyparts"]))
+
+    def model_info(self, model_dir: Path) -> dict[str, Any]:
+        """Parameters (buffers excluded) and file size of the snapshot used for prediction."""
+        import torch
+
+        notes = json.loads((Path(model_dir) / NOTES).read_text(encoding="utf-8"))
+        path = Path(model_dir) / notes["snapshot"]
+        state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+        buffers = ("running_mean", "running_var", "num_batches_tracked")
+        n_params = sum(v.numel() for k, v in state.items() if not k.endswith(buffers))
+        return {"n_params": int(n_params), "model_mb": path.stat().st_size / 2**20}
+
+
+class DeepLabCutPredictor:
+    """A loaded DLC model: frames (or RGB arrays) to ``(n, n_keypoints, 3)`` x, y, likelihood."""
+
+    def __init__(self, runner: Any, bodyparts: tuple[str, ...]) -> None:
+        self.runner = runner
+        self.bodyparts = bodyparts
+
+    def __call__(self, frames: Dataset) -> np.ndarray:
+        """Predict the frames' image files, columns in ``frames.keypoints`` order."""
+        results = self.runner.inference(images=[str(p) for p in frames.image_paths])
+        return self._to_array(results, frames.keypoints)
+
+    def predict_images(
+        self, images: Sequence[np.ndarray], keypoints: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Predict ``(H, W, 3)`` uint8 RGB arrays; columns in ``keypoints`` (default: DLC) order."""
+        results = self.runner.inference(images=list(images))
+        return self._to_array(results, tuple(keypoints or self.bodyparts))
+
+    def _to_array(self, results: list[dict], keypoints: Sequence[str]) -> np.ndarray:
+        missing = [k for k in keypoints if k not in self.bodyparts]
+        if missing:
+            raise ValueError(f"the DeepLabCut model has no keypoint {missing[0]!r}")
+        cols = [self.bodyparts.index(k) for k in keypoints]
+        out = np.full((len(results), len(keypoints), 3), np.nan)
+        for i, result in enumerate(results):
+            poses = np.asarray(result["bodyparts"], dtype=np.float64)
+            if poses.shape[0] == 0:
+                continue
+            pose = poses[0, cols]
+            # DLC pads absent individuals with -1 in x, y and score.
+            pose[pose[:, 2] < 0] = np.nan
+            out[i] = pose
+        return out
+
+
+# ----- helpers -----
+def _random_init(model_cfg: Mapping[str, Any], folder: Path, seed: int) -> Path:
+    """Save a randomly initialised DLC ``PoseModel`` as a DLC snapshot; nothing is downloaded."""
+    import torch
+    from deeplabcut.pose_estimation_pytorch.models import PoseModel
+
+    torch.manual_seed(seed)
+    model = PoseModel.build(copy.deepcopy(dict(model_cfg)), pretrained_backbone=False)
+    path = Path(folder) / INIT_SNAPSHOT
+    torch.save({"model": model.state_dict(), "metadata": {"epoch": 0}}, path)
+    return path
+
+
+def dlc_rows(rel_paths: Sequence[str]) -> list[int]:
+    """Row of each image in DLC's merged label table (which ``sort_index()`` orders).
+
+    Args:
+        rel_paths: Each frame's path in the project, ``labeled-data/<folder>/<image>``.
+    """
+    order = sorted(range(len(rel_paths)), key=lambda i: tuple(rel_paths[i].split("/")))
+    rows = [0] * len(rel_paths)
+    for row, i in enumerate(order):
+        rows[i] = row
+    return rows
+
+
+def auto_crop(frames: Dataset) -> list[int]:
+    """``train_crop: auto``: DLC's 448 px crop, but no larger than the largest frame."""
+    largest = np.array(frames.image_sizes()).max(axis=0)
+    return [min(DLC_CROP, int(largest[0])), min(DLC_CROP, int(largest[1]))]
+
+
+def concat_frames(a: Dataset, b: Dataset) -> Dataset:
+    """Frames of ``a`` followed by those of ``b`` (same skeleton)."""
+    return dataclasses.replace(
+        a,
+        frame_ids=a.frame_ids + b.frame_ids,
+        image_paths=a.image_paths + b.image_paths,
+        points=np.concatenate([a.points, b.points]),
+    )
+
+
+def resolve_pretrained(setting: str | bool, backbone: str) -> tuple[bool, str]:
+    """Whether to start from DLC's ImageNet weights, and why.
+
+    ``auto`` is true when the backbone's weights are in the Hugging Face cache or, unless
+    ``HF_HUB_OFFLINE`` is set, the hub answers within a few seconds.
+
+    Args:
+        setting: The adapter's ``pretrained`` option.
+        backbone: timm model name of the backbone (``model.backbone.model_name``).
+    """
+    if setting is True:
+        if _offline() and not _weights_cached(backbone):
+            raise ConfigError(
+                "adapter 'deeplabcut': pretrained: true needs DLC's ImageNet weights, which "
+                "are not cached, and HF_HUB_OFFLINE is set (use pretrained: false or auto)"
+            )
+        return True, "pretrained: true"
+    if setting is False:
+        return False, "pretrained: false (random init, nothing downloaded)"
+    if _weights_cached(backbone):
+        return True, "auto: ImageNet weights found in the cache"
+    from huggingface_hub import constants
+
+    if _offline():
+        return False, "auto: weights not cached and HF_HUB_OFFLINE is set (random init)"
+    try:
+        request = urllib.request.Request(constants.ENDPOINT, method="HEAD")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+    except urllib.error.HTTPError:
+        pass  # the hub answered (with an HTTP error status): it is reachable
+    except OSError as exc:
+        return False, f"auto: weights not cached and the hub is unreachable ({exc}) (random init)"
+    return True, "auto: the model hub is reachable (DLC downloads ImageNet weights)"
+
+
+def _offline() -> bool:
+    """Whether HF_HUB_OFFLINE is set (huggingface_hub reads it at import; the env may differ)."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
+
+
+def _weights_cached(model_name: str) -> bool:
+    """Whether timm's pretrained weights for ``model_name`` are in the Hugging Face cache."""
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        hub_id = timm.models.get_pretrained_cfg(model_name).hf_hub_id
+    except (AttributeError, RuntimeError, ValueError):
+        return False
+    if not hub_id:
+        return False
+    return any(
+        isinstance(try_to_load_from_cache(hub_id, name), str)
+        for name in ("model.safetensors", "pytorch_model.bin")
+    )
+
+
+class _EpochProgress(logging.Filter):
+    """Turns DLC's ``Epoch e/n ..., train loss x`` log lines into ``report_progress`` calls.
+
+    A filter on the root logger, not a handler: DLC's ``train_network`` replaces the root
+    handlers (``logging.basicConfig(force=True)``, then removes them all) but leaves filters
+    alone. The caller's root handlers and level are restored on exit.
+    """
+
+    PATTERN = re.compile(r"Epoch (\d+)/(\d+).*?train loss ([0-9.eE+-]+)")
+
+    def __init__(self, adapter: Adapter) -> None:
+        super().__init__()
+        self.adapter = adapter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        match = self.PATTERN.search(str(record.msg))
+        if match:
+            epoch, epochs, loss = match.groups()
+            self.adapter.report_progress(int(epoch), int(epochs), loss=float(loss))
+        return True
+
+    def __enter__(self) -> _EpochProgress:
+        root = logging.getLogger()
+        self._saved = (list(root.handlers), root.level)
+        root.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        root = logging.getLogger()
+        root.removeFilter(self)
+        handlers, level = self._saved
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)

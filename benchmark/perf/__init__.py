@@ -1,0 +1,1 @@
+"""Micro-benchmarks of kpbench's own networks (``python -m benchmark.perf.cnn``)."""
