@@ -1,0 +1,22 @@
+"""The ``heatmap`` adapter: our fast encoder-decoder heatmap network (see ``model``)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from adapters.torch_common import COMMON_DEFAULTS, TorchNetAdapter
+
+
+class HeatmapAdapter(TorchNetAdapter):
+    """Light UNet predicting one heatmap per keypoint; low peaks become NaN (not detected)."""
+
+    name: ClassVar[str] = "heatmap"
+    model_module: ClassVar[str] = "adapters.heatmap_cnn.model"
+    default_config: ClassVar[dict[str, Any]] = {
+        **COMMON_DEFAULTS,
+        "width": 16,  # channels of the first stage; doubled at each of 3 downsamplings
+        "output_stride": 4,  # heatmap resolution: 2 or 4 network-input pixels per cell
+        "sigma": 3.0,  # Gaussian target radius in network-input pixels
+        "threshold": 0.2,  # peak value below which a keypoint is "not detected" (NaN)
+        "loss": "bce",  # per-pixel sigmoid cross-entropy ("bce") or squared error ("mse")
+    }
