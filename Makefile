@@ -10,7 +10,7 @@ export KPBENCH_DATA_MIRROR ?= $(if $(wildcard ../shared/datasets),$(abspath ../s
 export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 
-.PHONY: env test unit integration bench perf lint format lock clean-env
+.PHONY: env envs test unit integration bench perf lint format lock lock-envs clean-env
 
 env: $(STAMP)
 
@@ -34,7 +34,12 @@ unit: env
 integration: env
 	$(PY) -m pytest -q tests/integration
 
-bench: env
+# Adapters that cannot share the main environment get their own (built with uv, outside the
+# source tree; rebuilt when their lock changes).
+envs: env
+	$(VENV)/bin/kpbench env create deepposekit
+
+bench: env envs
 	$(VENV)/bin/kpbench run configs/default.yaml --out runs/default
 	$(VENV)/bin/kpbench report runs/default
 
@@ -53,6 +58,10 @@ format: env
 lock:
 	$(UV) pip compile pyproject.toml --extra frameworks --extra dev --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+lock-envs:
+	$(UV) pip compile adapters/deepposekit/requirements.in --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o adapters/deepposekit/requirements.lock
 
 clean-env:
 	rm -rf $(VENV)

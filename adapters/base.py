@@ -47,6 +47,9 @@ class Adapter(abc.ABC):
     default_config: ClassVar[Mapping[str, Any]] = {}
     #: Same seed and data give the same predictions (checked by the conformance suite).
     deterministic: ClassVar[bool] = False
+    #: Name of the adapter's own environment (``benchmark.envs``), built from the
+    #: ``requirements.lock`` next to its module; None runs in the main environment.
+    environment: ClassVar[str | None] = None
 
     def __init__(self, progress: ProgressHook | None = None) -> None:
         self.progress = progress
@@ -60,6 +63,11 @@ class Adapter(abc.ABC):
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             return None
+
+    @classmethod
+    def environment_info(cls) -> dict[str, Any]:
+        """Framework and backend versions of the running environment, for the job record."""
+        return {}
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

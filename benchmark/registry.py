@@ -24,6 +24,7 @@ BUILTIN: dict[str, str] = {
     "heatmap": "adapters.heatmap_cnn.adapter:HeatmapAdapter",
     "deeplabcut": "adapters.deeplabcut.adapter:DeepLabCutAdapter",
     "sleap": "adapters.sleap.adapter:SleapAdapter",
+    "deepposekit": "adapters.deepposekit.adapter:DeepPoseKitAdapter",
 }
 
 

@@ -139,7 +139,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
         "adapter_config": config,
         "framework_version": adapter_cls.version(),
         "notes": notes,
-        "environment": _environment(),
+        "environment": {**_environment(), **adapter_cls.environment_info()},
     }
 
 

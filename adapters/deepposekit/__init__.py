@@ -1,0 +1,1 @@
+"""DeepPoseKit adapter; DeepPoseKit runs in its own environment (see ``requirements.in``)."""

@@ -1,0 +1,344 @@
+"""The ``deepposekit`` adapter: DeepPoseKit 0.3.9 (TensorFlow 2.15, Keras 2) in its own environment.
+
+DeepPoseKit needs TensorFlow with Keras 2 and numpy 1.x, which cannot share the main
+environment, so this adapter sets ``environment = "deepposekit"``: the runner starts its
+worker with that environment's interpreter (``kpbench env create deepposekit``). This module
+imports nothing heavy at import time; the main environment imports it to list adapters.
+
+Training follows DeepPoseKit's own workflow: the frames are written to its HDF5 data file
+(``images``, ``annotations``, ``annotated``, ``skeleton``) with a skeleton CSV (``name``,
+``parent``, ``swap``), read back with ``DataGenerator``, fed through ``TrainingGenerator`` to a
+model class, saved with ``model.save`` and reloaded with ``deepposekit.models.load_model``.
+Frames are scaled down (longest side at most ``max_size``) and padded at the right and
+bottom to a multiple of 32 pixels, which every DeepPoseKit model class accepts.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from adapters.base import Adapter, ConfigError, Predictor
+from benchmark.dataset import Dataset, Skeleton
+from benchmark.paths import atomic_write_text
+
+MODELS = ("StackedDenseNet", "StackedHourglass", "LEAP", "DeepLabCut")
+MODEL_FILE = "model.h5"
+META_FILE = "kpbench_dpk.json"
+SIZE_MULTIPLE = 32
+
+
+class DeepPoseKitAdapter(Adapter):
+    """DeepPoseKit's ``TrainingGenerator`` + a model class (``StackedDenseNet`` by default)."""
+
+    name: ClassVar[str] = "deepposekit"
+    framework: ClassVar[str | None] = "deepposekit"
+    environment: ClassVar[str | None] = "deepposekit"
+    default_config: ClassVar[dict[str, Any]] = {
+        "model": "StackedDenseNet",  # or StackedHourglass, LEAP, DeepLabCut (weights=None)
+        "epochs": 20,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+        "max_size": 160,  # longest image side fed to the network (frames are scaled down)
+        "downsample_factor": 2,  # confidence maps at 1/2**k of the input; LEAP forces 0
+        "sigma": 5.0,  # Gaussian radius of the confidence maps, in network-input pixels
+        "use_graph": True,  # also learn the skeleton's edges (DeepPoseKit's default)
+        "n_stacks": 1,  # StackedDenseNet / StackedHourglass
+        "growth_rate": 16,  # StackedDenseNet
+        "filters": 64,  # StackedHourglass / LEAP
+        "backbone": "resnet50",  # DeepLabCut; always weights=None (no download)
+        "threshold": 0.0,  # confidence below which a keypoint is "not detected" (NaN)
+    }
+
+    @classmethod
+    def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Defaults overlaid with ``config``; checks the model name."""
+        resolved = super().resolve_config(config)
+        if resolved["model"] not in MODELS:
+            raise ConfigError(
+                f"adapter 'deepposekit': unknown model {resolved['model']!r}; "
+                f"known: {', '.join(MODELS)}"
+            )
+        if resolved["model"] == "LEAP":
+            # LEAP's decoder upsamples back to the input size: its maps have no downsampling.
+            resolved["downsample_factor"] = 0
+        return resolved
+
+    @classmethod
+    def environment_info(cls) -> dict[str, Any]:
+        """TensorFlow, Keras, DeepPoseKit and numpy versions of this worker."""
+        info: dict[str, Any] = {}
+        for dist in ("tensorflow", "keras", "deepposekit", "numpy", "h5py"):
+            try:
+                info[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                info[dist] = None
+        info["backend"] = f"tensorflow {info['tensorflow']}" if info["tensorflow"] else None
+        return info
+
+    # ----- training -----
+    def train(
+        self,
+        train: Dataset,
+        val: Dataset | None,
+        workdir: Path,
+        config: Mapping[str, Any],
+        seed: int,
+    ) -> Path:
+        """Write DeepPoseKit's data file, train, and save the model (``val`` is not used)."""
+        tf = _setup(seed)
+        from deepposekit.io import DataGenerator, TrainingGenerator
+        from deepposekit.models import DeepLabCut, StackedDenseNet, StackedHourglass
+        from deepposekit.models.LEAP import LEAP
+
+        data_dir = workdir / "deepposekit"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        layout = Layout.fit(train, int(config["max_size"]))
+        data_path = data_dir / "annotations.h5"
+        n_complete = write_dpk_data(train, layout, data_path, data_dir / "skeleton.csv")
+        if n_complete == 0:
+            raise ValueError(
+                "deepposekit trains only on frames with every keypoint labelled, "
+                "and no training frame has all of them"
+            )
+        generator = DataGenerator(str(data_path), mode="annotated")
+        train_generator = TrainingGenerator(
+            generator,
+            downsample_factor=int(config["downsample_factor"]),
+            use_graph=bool(config["use_graph"]),
+            augmenter=None,
+            sigma=float(config["sigma"]),
+            validation_split=0.0,
+            random_seed=seed,
+        )
+        name = config["model"]
+        if name == "StackedDenseNet":
+            model = StackedDenseNet(
+                train_generator,
+                n_stacks=int(config["n_stacks"]),
+                growth_rate=int(config["growth_rate"]),
+                pretrained=False,
+            )
+        elif name == "StackedHourglass":
+            model = StackedHourglass(
+                train_generator, n_stacks=int(config["n_stacks"]), filters=int(config["filters"])
+            )
+        elif name == "LEAP":
+            model = LEAP(train_generator, filters=int(config["filters"]))
+        else:  # weights=None: random initialisation, nothing is downloaded
+            model = DeepLabCut(train_generator, weights=None, backbone=config["backbone"])
+
+        epochs = int(config["epochs"])
+        adapter = self
+
+        class Progress(tf.keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                loss = (logs or {}).get("loss")
+                extra = {"loss": float(loss)} if loss is not None else {}
+                adapter.report_progress(epoch + 1, epochs, **extra)
+
+        # The legacy (Keras <= 2.10) optimizer: DeepPoseKit's `model.save` stores optimizer
+        # weights through `optimizer.weights`, which the new Keras 2.11+ optimizers lack.
+        optimizer = tf.keras.optimizers.legacy.Adam(float(config["learning_rate"]))
+        model.train_model.compile(optimizer, "mse")
+        model.fit(
+            batch_size=max(1, min(int(config["batch_size"]), n_complete)),
+            epochs=epochs,
+            callbacks=[Progress()],
+            verbose=0,
+        )
+        model_dir = workdir / "model"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        model.save(str(model_dir / MODEL_FILE))
+        meta = {
+            "config": dict(config),
+            "layout": layout.to_dict(),
+            "keypoints": list(train.keypoints),
+            "n_params": int(model.train_model.count_params()),
+            "n_train_frames": n_complete,
+        }
+        atomic_write_text(model_dir / META_FILE, json.dumps(meta, indent=2))
+        notes = {
+            "model": name,
+            "frames_used": n_complete,
+            "frames_dropped_partial_labels": train.n_frames - n_complete,
+            "input_size": [layout.width, layout.height],
+        }
+        atomic_write_text(model_dir / "kpbench_notes.json", json.dumps(notes, indent=2))
+        return model_dir
+
+    # ----- prediction -----
+    def load(self, model_dir: Path, workdir: Path) -> Predictor:
+        """Reload the saved model with ``deepposekit.models.load_model``."""
+        _setup(None)
+        from deepposekit.models import load_model
+
+        meta = json.loads((model_dir / META_FILE).read_text())
+        layout = Layout.from_dict(meta["layout"])
+        model = load_model(str(model_dir / MODEL_FILE), compile=False)
+        threshold = float(meta["config"]["threshold"])
+
+        def predict(frames: Dataset) -> np.ndarray:
+            images, scales = layout.images(frames)
+            out = np.asarray(model.predict(images, batch_size=8, verbose=0), dtype=np.float64)
+            xy = (out[..., :2] + 0.5) / scales[:, None, None] - 0.5
+            pred = np.concatenate([xy, out[..., 2:3]], axis=-1)
+            pred[pred[..., 2] < threshold, :2] = np.nan
+            return pred
+
+        return predict
+
+    def model_info(self, model_dir: Path) -> dict[str, Any]:
+        """Parameter count (recorded at training) and the size of the saved model."""
+        info = super().model_info(model_dir)
+        meta_path = Path(model_dir) / META_FILE
+        if meta_path.is_file():
+            info["n_params"] = json.loads(meta_path.read_text()).get("n_params")
+        return info
+
+
+# ----- data conversion (numpy, PIL and h5py only) -----
+class Layout:
+    """How frames become network input: scale down to ``max_size``, pad to a multiple of 32.
+
+    Each frame keeps its own scale (frames of different sizes work); all share one canvas.
+    """
+
+    def __init__(self, max_size: int, width: int, height: int) -> None:
+        self.max_size, self.width, self.height = max_size, width, height
+
+    @classmethod
+    def fit(cls, frames: Dataset, max_size: int) -> Layout:
+        """The canvas that holds every frame of ``frames`` once scaled."""
+        from benchmark.images import image_size
+
+        w = h = 1
+        for path in frames.image_paths:
+            fw, fh = image_size(path)
+            s = _scale(fw, fh, max_size)
+            w, h = max(w, round(fw * s)), max(h, round(fh * s))
+        return cls(max_size, _round_up(w), _round_up(h))
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain data for the model's metadata file."""
+        return {"max_size": self.max_size, "width": self.width, "height": self.height}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, int]) -> Layout:
+        """Inverse of ``to_dict``."""
+        return cls(int(data["max_size"]), int(data["width"]), int(data["height"]))
+
+    def images(self, frames: Dataset) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, H, W, 3)`` uint8 network input and each frame's scale factor."""
+        from PIL import Image
+
+        from benchmark.images import read_image
+
+        out = np.zeros((frames.n_frames, self.height, self.width, 3), dtype=np.uint8)
+        scales = np.ones(frames.n_frames)
+        for i, path in enumerate(frames.image_paths):
+            image = read_image(path)
+            h, w = image.shape[:2]
+            s = _scale(w, h, self.max_size)
+            nw, nh = min(round(w * s), self.width), min(round(h * s), self.height)
+            if (nw, nh) != (w, h):
+                image = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR))
+            out[i, :nh, :nw] = image
+            scales[i] = nw / w
+        return out, scales
+
+
+def write_dpk_data(train: Dataset, layout: Layout, h5_path: Path, csv_path: Path) -> int:
+    """Write DeepPoseKit's HDF5 data file and skeleton CSV; returns the fully labelled frames.
+
+    ``annotated`` marks labelled keypoints; DeepPoseKit's ``DataGenerator`` trains only on
+    frames where all of them are (``initialize_dataset`` would mark every keypoint False).
+    """
+    import h5py
+
+    images, scales = layout.images(train)
+    annotations = (train.points + 0.5) * scales[:, None, None] - 0.5
+    annotated = train.labeled
+    annotations = np.where(annotated[..., None], annotations, -1.0)  # never read: not annotated
+    parents, swaps = skeleton_columns(train.skeleton)
+    tmp = h5_path.with_suffix(".tmp.h5")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("images", data=images, compression="gzip", compression_opts=1)
+        f.create_dataset("annotations", data=annotations.astype(np.float64))
+        f.create_dataset("annotated", data=annotated)
+        f.create_dataset("skeleton", data=np.stack([parents, swaps], axis=1).astype(np.int32))
+        f.create_dataset(
+            "skeleton_names", data=np.array(train.keypoints, dtype=h5py.string_dtype())
+        )
+    os.replace(tmp, h5_path)
+    lines = ["name,parent,swap"]
+    for name, parent, swap in zip(train.keypoints, parents, swaps, strict=True):
+        lines.append(
+            f"{name},{train.keypoints[parent] if parent >= 0 else ''},"
+            f"{train.keypoints[swap] if swap >= 0 else ''}"
+        )
+    atomic_write_text(csv_path, "\n".join(lines) + "\n")
+    return int(annotated.all(axis=1).sum())
+
+
+def skeleton_columns(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """DeepPoseKit's ``parent`` and ``swap`` index columns (-1 = none).
+
+    Parents come from the edges as a forest (the first keypoint of each connected part is
+    its root); swaps are the left/right pairs found by name.
+    """
+    n = len(skeleton.keypoints)
+    neighbours: list[list[int]] = [[] for _ in range(n)]
+    for a, b in skeleton.edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    parents = np.full(n, -1)
+    seen = [False] * n
+    for root in range(n):
+        if seen[root]:
+            continue
+        seen[root], queue = True, [root]
+        while queue:
+            node = queue.pop(0)
+            for other in neighbours[node]:
+                if not seen[other]:
+                    seen[other], parents[other] = True, node
+                    queue.append(other)
+    swaps = np.full(n, -1)
+    for i, j in skeleton.flip_pairs():
+        swaps[i], swaps[j] = j, i
+    return parents, swaps
+
+
+def _scale(width: int, height: int, max_size: int) -> float:
+    return min(1.0, max_size / max(width, height))
+
+
+def _round_up(size: int) -> int:
+    return -(-size // SIZE_MULTIPLE) * SIZE_MULTIPLE
+
+
+def _setup(seed: int | None) -> Any:
+    """Import TensorFlow with its thread count and seed set, and apply the compat fixes."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from adapters.deepposekit import compat
+
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        except RuntimeError:
+            pass  # already fixed by an earlier call in this process
+    compat.apply()
+    if seed is not None:
+        tf.keras.utils.set_random_seed(seed)  # python, numpy and TensorFlow
+    return tf
