@@ -101,20 +101,47 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _cmd_adapters(args: argparse.Namespace) -> int:
+    from benchmark.envs import spec_for
     from benchmark.registry import load_class, registered
 
     rows = []
     for name, target in registered().items():
+        environment = "main"
         try:
             cls = load_class(name)
             ok, why = cls.available()
             version = cls.version() or "-"
+            if (spec := spec_for(cls)) is not None:  # runs in its own environment
+                environment = f"{spec.name} ({spec.status()})"
+                ok, why = True, ""
+                version = spec.locked_version(cls.framework or "") or version
         except (ImportError, KpbenchError) as exc:
             ok, why, version = False, f"cannot import: {exc}", "-"
-        rows.append((name, version, "yes" if ok else f"no ({why})", target))
-    print(f"{'adapter':12s} {'version':10s} {'runs here':30s} target")
-    for name, version, ok, target in rows:
-        print(f"{name:12s} {version:10s} {ok:30s} {target}")
+        rows.append((name, version, "yes" if ok else f"no ({why})", environment, target))
+    print(f"{'adapter':12s} {'version':10s} {'runs here':30s} {'environment':24s} target")
+    for name, version, ok, environment, target in rows:
+        print(f"{name:12s} {version:10s} {ok:30s} {environment:24s} {target}")
+    return 0
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    from benchmark import envs
+
+    if args.action == "list":
+        specs = envs.declared()
+        print(f"{'environment':14s} {'status':8s} {'python':7s} path")
+        for name, spec in sorted(specs.items()):
+            print(f"{name:14s} {spec.status():8s} {spec.python:7s} {spec.path}")
+        return 0
+    spec = envs.find(args.name)
+    if args.action == "remove":
+        envs.remove(spec)
+        print(f"removed {spec.path}")
+        return 0
+    if spec.status() == "built" and not args.force:
+        print(f"{spec.interpreter} (up to date)")
+        return 0
+    print(envs.create(spec, force=args.force))
     return 0
 
 
@@ -135,6 +162,34 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     out = render_report(Path(args.run_dir), Path(args.out) if args.out else None)
     print(out)
+    return 0
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from benchmark.video import compare_videos, track_video
+
+    options = {
+        "dataset": args.dataset,
+        "chunk_size": args.chunk_size,
+        "min_score": args.min_score,
+        "threads": args.threads,
+        "progress": not args.quiet,
+    }
+    if args.compare:
+        adapters = [a.strip() for a in args.compare.split(",") if a.strip()]
+        print(compare_videos(args.run_dir, adapters, args.video, out=args.out, **options))
+        return 0
+    if not args.adapter:
+        raise KpbenchError("track: give --adapter NAME (or --compare A,B)")
+    record = track_video(
+        args.run_dir, args.adapter, args.video, out=args.out, csv=args.csv, **options
+    )
+    timing, temporal = record["timing"], record["temporal"]
+    print(
+        f"{record['n_frames']} frames at {timing['end_to_end_fps']:.1f} frames/s end to end; "
+        f"jitter {_fmt(temporal['jitter_px'])} px, missing {temporal['missing_share']:.1%}"
+    )
+    print(Path(args.run_dir) / "tracks" / f"{args.adapter}__{Path(args.video).stem}")
     return 0
 
 
@@ -185,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     asub.add_parser("list")
     p.set_defaults(func=_cmd_adapters)
 
+    p = sub.add_parser("env", help="adapter environments: list, create (build with uv), remove")
+    esub = p.add_subparsers(dest="action", required=True)
+    esub.add_parser("list")
+    q = esub.add_parser("create", help="build (or rebuild when its lock changed)")
+    q.add_argument("name", help="environment or adapter name")
+    q.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    q = esub.add_parser("remove")
+    q.add_argument("name", help="environment or adapter name")
+    p.set_defaults(func=_cmd_env)
+
     p = sub.add_parser("run", help="run a benchmark config (resumes when --out exists)")
     p.add_argument("config")
     p.add_argument("--out", help="run directory (default runs/<name>)")
@@ -195,6 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--out", help="markdown file (default reports/<run name>.md)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "track", help="track a video with a trained model of a run: CSV, labelled video, metrics"
+    )
+    p.add_argument("run_dir")
+    p.add_argument("--adapter", help="adapter label in the run")
+    p.add_argument("--video", required=True, help="video file (anything ffmpeg reads)")
+    p.add_argument("--out", help="labelled video (default RUN_DIR/tracks/<adapter>__<video>/)")
+    p.add_argument("--csv", help="also write the predictions here (.csv or .h5)")
+    p.add_argument("--compare", help="A,B,...: adapters side by side on the same frames")
+    p.add_argument("--dataset", help="which dataset's model, when the adapter ran on several")
+    p.add_argument("--chunk-size", type=int, default=32, help="frames decoded at a time")
+    p.add_argument("--min-score", type=float, default=0.5, help="below it points are hollow")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_track)
     return parser
 
 

@@ -29,6 +29,7 @@ from benchmark.report.summary import (
     fmt_rate,
     md_table,
 )
+from benchmark.report.tracks import tracking_context
 
 OVERLAY_FRAMES = 6
 STDERR_LINES = 20
@@ -362,12 +363,17 @@ def _provenance(results: RunResults) -> dict:
             found = sorted({str(d[key]) for d in items if d.get(key) not in (None, "")})
             return ", ".join(found) or "—"
 
-        torch = values(envs, "torch")
+        # An adapter in its own environment names its backend (e.g. TensorFlow); torch
+        # adapters report the worker's torch, falling back to the host's.
+        backend = values(envs, "backend")
+        if backend == "—":
+            torch = values(envs, "torch")
+            backend = f"torch {torch if torch != '—' else values(hosts, 'torch')}"
         adapters.append(
             [
                 adapter,
                 values(records, "framework_version"),
-                torch if torch != "—" else values(hosts, "torch"),
+                backend,
                 values(envs, "python"),
                 values(envs, "executable"),
             ]
@@ -437,6 +443,7 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
         "failed": _failed(results),
         "skipped_datasets": sorted((results.run.get("skipped_datasets") or {}).items()),
         "provenance": _provenance(results),
+        "tracking": tracking_context(Path(run_dir), fig_dir, quote(out.stem), colors),
     }
     atomic_write_text(out, _template().render(**context))
     return out

@@ -75,6 +75,8 @@ class RunConfig:
         threads: Torch/BLAS threads per job.
         thresholds: PCK thresholds in pixels.
         overlay_frames: Test frames drawn per dataset in the report's overlay grid.
+        track_videos: After training, run ``kpbench track`` for every adapter on each
+            dataset's videos (``<dataset>/videos/*.mp4|avi``).
     """
 
     name: str
@@ -85,6 +87,7 @@ class RunConfig:
     threads: int = 2
     thresholds: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
     overlay_frames: int = 6
+    track_videos: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for YAML/JSON."""
@@ -109,6 +112,7 @@ class RunConfig:
             "threads",
             "thresholds",
             "overlay_frames",
+            "track_videos",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -127,6 +131,7 @@ class RunConfig:
                 threads=int(data.get("threads", 2)),
                 thresholds=tuple(float(t) for t in data.get("thresholds", [2, 5, 10, 20])),
                 overlay_frames=int(data.get("overlay_frames", 6)),
+                track_videos=bool(data.get("track_videos", False)),
             )
         except (TypeError, ValueError) as exc:
             raise InputError(source, f"invalid run config: {exc}") from None

@@ -243,9 +243,15 @@ def execute_job(
         },
     }
     adapter_cls = load_class(job.adapter.name)
-    ok, why = adapter_cls.available() if job.adapter.python is None else (True, "")
-    if not ok:
+    python, status = job.adapter.python or sys.executable, "failed"
+    if job.adapter.python is not None:
+        ok, why = True, ""
+    elif adapter_cls.environment is not None:  # a broken build fails the job, optional or not
+        ok, python, why = _environment_python(adapter_cls, bar)
+    else:
+        ok, why = adapter_cls.available()
         status = "skipped" if job.adapter.optional else "failed"
+    if not ok:
         record.update(status=status, error=f"adapter cannot run here: {why}", stderr_tail="")
         atomic_write_text(folder / "job.json", json.dumps(record, indent=2))
         return record
@@ -264,7 +270,6 @@ def execute_job(
         "val": dataset_to_plain(ds.subset(split.val)) if split.val else _empty(ds),
         "test": dataset_to_plain(ds.subset(split.test), with_labels=False),
     }
-    python = job.adapter.python or sys.executable
     rc, how = run_worker(spec, folder, python, job.adapter.timeout_s, bar)
     stderr_tail = _tail(folder / "stderr.log")
     result_path = folder / "result.json"
@@ -283,6 +288,23 @@ def execute_job(
         )
     atomic_write_text(folder / "job.json", json.dumps(record, indent=2, default=str))
     return record
+
+
+def _environment_python(adapter_cls: Any, bar: tqdm | None) -> tuple[bool, str, str]:
+    """The interpreter of the adapter's own environment, built first when missing or stale.
+
+    Returns:
+        Whether it can run, the interpreter, and why not when the build failed.
+    """
+    from benchmark import envs
+
+    spec = envs.spec_for(adapter_cls)
+    if spec.status() != "built" and bar is not None and not bar.disable:
+        bar.write(f"building environment {spec.name!r} in {spec.path} ...")
+    try:
+        return True, str(envs.ensure(spec)), ""
+    except envs.EnvBuildError as exc:
+        return False, "", str(exc)
 
 
 def _empty(ds: Dataset) -> dict[str, Any]:
@@ -424,8 +446,49 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
             if record["status"] != "done":
                 bar.write(f"job {job.id} {record['status']}: {record['error']}")
             bar.update(1)
+    if config.track_videos:
+        track_videos(run_dir, config, {name: ds for name, (ds, _) in datasets.items()}, quiet)
     metrics, _ = collect_tables(run_dir, config.name)
     return metrics
+
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+
+
+def track_videos(run_dir: Path, config: RunConfig, datasets: dict[str, Dataset], quiet: bool):
+    """``kpbench track`` (in its own process) for each finished adapter on each dataset's
+    videos (``<dataset source>/videos/``); a video already tracked is not redone."""
+    from benchmark.registry import load_class
+    from benchmark.video.track import TRACK_JSON, track_dir
+
+    for name, ds in datasets.items():
+        folder = Path(ds.source) / "videos" if ds.source is not None else None
+        videos = sorted(
+            p
+            for p in (folder.iterdir() if folder and folder.is_dir() else [])
+            if p.suffix.lower() in VIDEO_SUFFIXES
+        )
+        for video in videos:
+            for adapter in config.adapters:
+                done = job_dir(run_dir, Job(name, 0, adapter, config.seeds[0])) / "job.json"
+                if (track_dir(run_dir, adapter.label, video) / TRACK_JSON).is_file():
+                    continue
+                if not done.is_file() or json.loads(done.read_text()).get("status") != "done":
+                    continue
+                if load_class(adapter.name).environment is not None:
+                    # `kpbench track` needs kpbench's video stack, which an adapter's own
+                    # environment does not have.
+                    _log(quiet, f"not tracking with {adapter.label}: it has its own environment")
+                    continue
+                _log(quiet, f"tracking {video.name} with {adapter.label}")
+                cmd = [
+                    adapter.python or sys.executable, "-m", "benchmark.cli", "track", str(run_dir),
+                    "--adapter", adapter.label, "--video", str(video), "--dataset", name,
+                    "--threads", str(config.threads), "--quiet",
+                ]  # fmt: skip
+                rc = subprocess.run(cmd, cwd=repo_root(), check=False).returncode
+                if rc != 0:
+                    _log(quiet, f"tracking {video.name} with {adapter.label} failed (exit {rc})")
 
 
 def _is_done(run_dir: Path, job: Job) -> bool:

@@ -1,0 +1,124 @@
+"""The report's "Video tracking" section, from ``RUN_DIR/tracks/*/track.json`` (kpbench track)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from benchmark.report.figures import _style, save_png
+from benchmark.report.summary import fmt_duration, fmt_mb, fmt_pct, fmt_px, fmt_rate
+from benchmark.video.track import FRAME_ERRORS, STILL, TRACK_JSON, TRACKS
+
+
+def _records(run_dir: Path) -> list[tuple[Path, dict]]:
+    out = []
+    for path in sorted((run_dir / TRACKS).glob(f"*/{TRACK_JSON}")):
+        try:
+            out.append((path.parent, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue  # a track being written or broken: not shown
+    return sorted(out, key=lambda item: (item[1].get("video_stem", ""), item[1]["adapter"]))
+
+
+def _error_figure(
+    stem: str, folders: list[tuple[str, Path]], colors: dict, out: Path
+) -> Path | None:
+    """Mean error over keypoints per video frame, one line per adapter."""
+    frames = []
+    for adapter, folder in folders:
+        table = pd.read_csv(folder / FRAME_ERRORS)
+        per_frame = table.groupby("frame", as_index=False)["error_px"].mean()
+        frames.append(per_frame.assign(adapter=adapter))
+    if not frames:
+        return None
+    data = pd.concat(frames, ignore_index=True)
+    palette = {a: colors.get(a, (0.3, 0.3, 0.3)) for a in data["adapter"].unique()}
+    with _style():
+        fig = Figure(figsize=(8, 3))
+        ax = fig.subplots()
+        sns.lineplot(
+            data=data, x="frame", y="error_px", hue="adapter", palette=palette, lw=1, ax=ax
+        )
+        ax.set(xlabel=f"frame of {stem}", ylabel="mean error (px)", yscale="symlog")
+        ax.set_ylim(bottom=0)
+    return save_png(fig, out)
+
+
+def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dict) -> dict | None:
+    """Tables, figures and stills of every tracked video; None when the run tracked none."""
+    records = _records(Path(run_dir))
+    if not records:
+        return None
+    speed, temporal, accuracy, stills, figs = [], [], [], [], []
+    by_video: dict[str, list[tuple[str, Path]]] = {}
+    for folder, r in records:
+        t, m, video = r["timing"], r["temporal"], r["video_stem"]
+        size = f"{r['width']}×{r['height']}"
+        speed.append(
+            [
+                r["adapter"],
+                video,
+                size,
+                str(r["n_frames"]),
+                fmt_rate(t.get("end_to_end_fps")),
+                fmt_rate(t.get("predict_fps")),
+                fmt_duration(t.get("load_s")),
+                fmt_mb(t.get("peak_rss_mb")),
+                str(t.get("threads") or "—"),
+            ]
+        )
+        temporal.append(
+            [
+                r["adapter"],
+                video,
+                fmt_px(m.get("jitter_px")),
+                fmt_px(m.get("jitter_still_px")),
+                fmt_pct(m.get("jump_share")),
+                fmt_pct(m.get("missing_share")),
+                fmt_pct(m.get("still_share")),
+            ]
+        )
+        gt = r.get("groundtruth")
+        if gt:
+            pck = gt.get("pck") or {}
+            accuracy.append(
+                [
+                    r["adapter"],
+                    video,
+                    str(r["n_frames"]),
+                    fmt_px(gt.get("mean_px")),
+                    fmt_px(gt.get("median_px")),
+                    fmt_px(gt.get("p95_px")),
+                    fmt_pct(pck.get("5")),
+                    fmt_pct(pck.get("10")),
+                    fmt_pct(gt.get("detection_rate")),
+                ]
+            )
+            if (folder / FRAME_ERRORS).is_file():
+                by_video.setdefault(video, []).append((r["adapter"], folder))
+        if (folder / STILL).is_file():
+            name = f"track_{folder.name}.png"
+            fig_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(folder / STILL, fig_dir / name)
+            stills.append(
+                {"title": f"{r['adapter']} on {video}", "link": f"{link_prefix}/{quote(name)}"}
+            )
+    for video, folders in by_video.items():
+        png = _error_figure(video, folders, colors, fig_dir / f"track_error_{video}.png")
+        if png is not None:
+            figs.append({"title": f"Error per frame, {video}", "link": f"{link_prefix}/{png.name}"})
+    thresholds = sorted({(r["temporal"]["still_px"], r["temporal"]["jump_px"]) for _, r in records})
+    return {
+        "speed": speed,
+        "temporal": temporal,
+        "accuracy": accuracy,
+        "figures": figs,
+        "stills": stills,
+        "thresholds": ", ".join(f"{s:.1f} px / {j:.0f} px" for s, j in thresholds),
+    }
