@@ -192,11 +192,14 @@ def read_label_csv(file: Path) -> LabelTable:
     return _table_from_frame(data, file)
 
 
-def read_label_h5(file: Path) -> LabelTable:
-    """Read a DeepLabCut ``CollectedData*.h5`` (key ``df_with_missing`` or its only key).
+def read_h5_table(file: Path) -> pd.DataFrame:
+    """The pandas table of a DeepLabCut h5 file: key ``df_with_missing``, else its only key.
+
+    DeepLabCut writes labels under ``df_with_missing``; its ``analyze_*`` functions write
+    predictions under another single key (``predictions`` in 3.x).
 
     Raises:
-        InputError: The file is not HDF5 or holds no usable pandas table.
+        InputError: The file is not HDF5 or holds no single usable pandas table.
     """
     file = Path(file)
     try:
@@ -217,11 +220,20 @@ def read_label_h5(file: Path) -> LabelTable:
         raise
     except Exception as exc:  # tables/pandas raise many types for non-HDF5 or foreign HDF5
         raise InputError(
-            file, f"not a readable pandas h5 label file ({exc.__class__.__name__})"
+            file, f"not a readable pandas h5 file ({exc.__class__.__name__})"
         ) from None
     if not isinstance(df, pd.DataFrame):
-        raise InputError(file, f"key {key!r} holds a {type(df).__name__}, not a label table")
-    return _table_from_frame(df, file)
+        raise InputError(file, f"key {key!r} holds a {type(df).__name__}, not a table")
+    return df
+
+
+def read_label_h5(file: Path) -> LabelTable:
+    """Read a DeepLabCut ``CollectedData*.h5`` (key ``df_with_missing`` or its only key).
+
+    Raises:
+        InputError: The file is not HDF5 or holds no usable pandas table.
+    """
+    return _table_from_frame(read_h5_table(Path(file)), Path(file))
 
 
 def read_label_file(file: Path) -> LabelTable:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from benchmark.dataset import Dataset
 from benchmark.errors import InputError
-from benchmark.io.dlc import _index_paths
+from benchmark.io.dlc import _index_paths, read_h5_table
 from benchmark.paths import atomic_path
 
 H5_KEY = "df_with_missing"
@@ -196,30 +196,6 @@ def _read_dlc_csv(path: Path) -> pd.DataFrame:
     return df
 
 
-def _read_dlc_h5(path: Path) -> pd.DataFrame:
-    try:
-        with pd.HDFStore(path, mode="r") as store:
-            keys = store.keys()
-            if f"/{H5_KEY}" in keys:
-                key = f"/{H5_KEY}"
-            elif len(keys) == 1:  # DeepLabCut 3's analyze_images writes key "predictions"
-                key = keys[0]
-            else:
-                raise InputError(
-                    path, f"expected one pandas table (key {H5_KEY!r}), found keys {keys}"
-                )
-            df = store.get(key)
-    except InputError:
-        raise
-    except Exception as exc:  # tables/pandas raise many types for non-HDF5 or foreign HDF5
-        raise InputError(
-            path, f"not a readable pandas h5 file ({exc.__class__.__name__})"
-        ) from None
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(path, f"key {key!r} holds a {type(df).__name__}, not a table")
-    return df
-
-
 def _instance_score(instance: object) -> float:
     score = getattr(instance, "score", None)
     return -np.inf if score is None or np.isnan(score) else float(score)
@@ -274,7 +250,7 @@ def read_predictions(path: str | Path) -> Predictions:
     if name.endswith(".slp"):
         return _read_slp(path)
     if path.suffix.lower() in _H5_SUFFIXES:
-        df = _read_dlc_h5(path)
+        df = read_h5_table(path)
     elif path.suffix.lower() == ".csv":
         df = _read_dlc_csv(path)
     else:

@@ -107,7 +107,7 @@ def test_h5_holding_a_series(dlc_project):
     project, _ = dlc_project
     h5 = project / H5_VID1
     pd.Series([1.0, 2.0]).to_hdf(h5, key="df_with_missing", mode="w")
-    with pytest.raises(InputError, match="not a label table") as err:
+    with pytest.raises(InputError, match="not a table") as err:
         read_dataset(project)
     assert err.value.path == h5
 
