@@ -132,7 +132,7 @@ def test_failed_job_is_listed_with_error_and_stderr_tail(rendered: Path) -> None
 def test_provenance_schedule_notes_and_dataset_kind(rendered: Path) -> None:
     md = rendered.read_text()
     assert "`0123456789abcdef0123456789abcdef01234567`" in md
-    assert "| heatmap | 0.1.0 | 2.15.0 |" in md
+    assert "| heatmap | 0.1.0 | torch 2.15.0 |" in md
     assert "## blobs (synthetic, none (generated discs))" in md
     schedules = _table(_section(md, "blobs"), "Schedules and notes")
     assert "epochs=40" in schedules["heatmap"][1]
