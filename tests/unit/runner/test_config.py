@@ -49,3 +49,15 @@ def test_bad_configs_name_the_file(tmp_path, text, problem):
     with pytest.raises(InputError, match=problem) as err:
         RunConfig.load(path)
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "full.yaml"])
+def test_shipped_configs_are_valid(name):
+    """Every adapter option in configs/ is known to its adapter (a typo fails here, not in CI)."""
+    from benchmark.paths import repo_root
+    from benchmark.registry import load_class
+
+    config = RunConfig.load(repo_root() / "configs" / name)
+    for spec in config.adapters:
+        load_class(spec.name).resolve_config(spec.config)
+    assert {"synthetic-rat", "synthetic-rabbit"} <= {d.name for d in config.datasets}
