@@ -101,7 +101,7 @@ def _table_from_frame(df: pd.DataFrame, file: Path) -> LabelTable:
             points[:, j, c] = column.to_numpy(dtype=np.float64)
     return LabelTable(
         file=file,
-        paths=tuple(_index_paths(df.index, file)),
+        paths=tuple(index_paths(df.index, file)),
         keypoints=keypoints,
         points=points,
         scorer=str(scorers[0]),
@@ -126,7 +126,7 @@ def _numeric_column(column: pd.Series, file: Path) -> pd.Series:
     return pd.Series(out, index=column.index, name=column.name)
 
 
-def _index_paths(index: pd.Index, file: Path) -> list[str]:
+def index_paths(index: pd.Index, file: Path) -> list[str]:
     """Row image paths as ``a/b/c`` strings from an old (string) or new (3-level) index."""
     if isinstance(index, pd.MultiIndex):
         rows = ["/".join(str(p) for p in row if pd.notna(p) and str(p) != "") for row in index]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from benchmark.dataset import Dataset
 from benchmark.errors import InputError
-from benchmark.io.dlc import _index_paths, read_h5_table
+from benchmark.io.dlc import index_paths, read_h5_table
 from benchmark.paths import atomic_path
 
 H5_KEY = "df_with_missing"
@@ -157,7 +157,7 @@ def _predictions_from_frame(df: pd.DataFrame, path: Path) -> Predictions:
                     f"row {df.index[row]!r}, {kp} {coord} is not a number: {column.iat[row]!r}",
                 )
             values[:, j, c] = numbers.to_numpy(dtype=np.float64)
-    frame_ids = _index_paths(df.index, path)
+    frame_ids = index_paths(df.index, path)
     dupes = pd.Index(frame_ids)[pd.Index(frame_ids).duplicated()]
     if len(dupes):
         raise InputError(path, f"frame {dupes[0]!r} appears more than once")
@@ -205,7 +205,7 @@ def _read_slp(path: Path) -> Predictions:
     """Predicted instances of a SLEAP file; frame ids as ``read_slp`` gives them."""
     import sleap_io as sio
 
-    from benchmark.io.sleap import FRAME_IDS_KEY, _video_frame_id
+    from benchmark.io.sleap import frame_id_namer
 
     try:
         labels = sio.load_slp(str(path), open_videos=False)
@@ -216,8 +216,7 @@ def _read_slp(path: Path) -> Predictions:
     if len(labels.skeletons) != 1:
         raise InputError(path, f"{len(labels.skeletons)} skeletons in the file; expected 1")
     keypoints = tuple(labels.skeletons[0].node_names)
-    known_ids = dict(labels.provenance.get(FRAME_IDS_KEY) or {})
-    video_index = {id(v): i for i, v in enumerate(labels.videos)}
+    frame_id = frame_id_namer(labels, path.parent)
     frame_ids, rows = [], []
     for lf in labels.labeled_frames:
         values = np.full((len(keypoints), 3), np.nan)
@@ -226,8 +225,7 @@ def _read_slp(path: Path) -> Predictions:
             best = max(lf.predicted_instances, key=_instance_score)
             values = np.asarray(best.numpy(scores=True), dtype=np.float64)
             values[~np.isfinite(values[:, :2]).all(axis=1), :2] = np.nan
-        key = f"{video_index[id(lf.video)]}/{lf.frame_idx}"
-        frame_ids.append(known_ids.get(key) or _video_frame_id(lf.video, lf.frame_idx, path.parent))
+        frame_ids.append(frame_id(lf.video, lf.frame_idx))
         rows.append(values)
     if not any(lf.predicted_instances for lf in labels.labeled_frames):
         raise InputError(path, "the SLEAP file holds no predicted instances")

@@ -40,6 +40,22 @@ def _image_list_id(image: Path, slp_dir: Path) -> str:
         return f"{image.parent.name}/{image.name}"
 
 
+def frame_id_namer(labels, slp_dir: Path):
+    """A function ``(video, frame_idx) -> frame id`` for the frames of ``labels``.
+
+    Ids stored by ``write_pkg_slp`` win; otherwise the id is derived from the video, so
+    labels and predictions read from SLEAP files name the same frame the same way.
+    """
+    known_ids = dict(labels.provenance.get(FRAME_IDS_KEY) or {})
+    video_index = {id(v): i for i, v in enumerate(labels.videos)}
+
+    def name(video, frame_idx: int) -> str:
+        key = f"{video_index[id(video)]}/{frame_idx}"
+        return known_ids.get(key) or _video_frame_id(video, frame_idx, slp_dir)
+
+    return name
+
+
 def _video_frame_id(video, frame_idx: int, slp_dir: Path) -> str:
     """A stable frame id for frame ``frame_idx`` of a sleap-io Video (or its source video)."""
     source = video.source_video or video
@@ -105,7 +121,6 @@ def read_slp(path: Path, *, name: str | None = None) -> tuple[Dataset, tuple[Pat
     names = [n.name for n in skel.nodes]
     index = {n: i for i, n in enumerate(names)}
     edges = [(index[e.source.name], index[e.destination.name]) for e in skel.edges]
-    known_ids = dict(labels.provenance.get(FRAME_IDS_KEY) or {})
     video_index = {id(v): i for i, v in enumerate(labels.videos)}
 
     rows = []  # (video index, video, frame index, points)
@@ -123,9 +138,10 @@ def read_slp(path: Path, *, name: str | None = None) -> tuple[Dataset, tuple[Pat
     rows.sort(key=lambda r: (r[0], r[2]))
 
     slp_dir = path.parent
+    frame_id = frame_id_namer(labels, slp_dir)
     frame_ids, image_paths, to_render = [], [], []
     for vi, video, fi, _ in rows:
-        frame_ids.append(known_ids.get(f"{vi}/{fi}") or _video_frame_id(video, fi, slp_dir))
+        frame_ids.append(frame_id(video, fi))
         filename = video.filename
         if isinstance(filename, list) and Path(filename[fi]).is_file():
             image_paths.append(Path(filename[fi]).resolve())
