@@ -22,7 +22,13 @@ ProgressHook = Callable[[dict[str, Any]], None]
 
 
 class Predictor(Protocol):
-    """A loaded model: maps frames to ``(n_frames, n_keypoints, 3)`` x, y, score (NaN = miss)."""
+    """A loaded model: maps frames to ``(n_frames, n_keypoints, 3)`` x, y, score (NaN = miss).
+
+    ``kpbench track`` also uses these optional members when a predictor has them:
+    ``predict_video(path, keypoints)`` (the framework's own video inference, yielding
+    ``(m, k, 3)`` blocks of consecutive frames), ``predict_images(images)`` (RGB arrays in
+    memory) and ``score_cutoff`` (scores below it are drawn hollow).
+    """
 
     def __call__(self, frames: Dataset) -> np.ndarray: ...
 

@@ -272,7 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", help="A,B,...: adapters side by side on the same frames")
     p.add_argument("--dataset", help="which dataset's model, when the adapter ran on several")
     p.add_argument("--chunk-size", type=int, default=32, help="frames decoded at a time")
-    p.add_argument("--min-score", type=float, default=0.5, help="below it points are hollow")
+    p.add_argument(
+        "--min-score",
+        type=float,
+        help="points scoring below it are drawn hollow (default: the adapter's own cutoff, "
+        "e.g. DeepLabCut's pcutoff, else 0.5)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_track)

@@ -73,3 +73,58 @@ class FailingAdapter(Adapter):
 
     def load(self, model_dir: Path, workdir: Path) -> Predictor:
         raise AssertionError("never reached")
+
+
+class VideoMeanPoseAdapter(MeanPoseAdapter):
+    """MeanPoseAdapter whose predictor reads videos itself (``predict_video``, blocks of 5
+    frames) and names its own low-score cutoff (``score_cutoff`` 0.9), as the DeepLabCut and
+    SLEAP predictors do. ``video_frames`` makes its reader stop early (a reader that disagrees
+    with kpbench's about the frame count)."""
+
+    name = "video-mean-pose"
+    default_config: ClassVar[Mapping[str, Any]] = {
+        **MeanPoseAdapter.default_config,
+        "video_frames": None,
+    }
+
+    def train(self, train, val, workdir, config, seed) -> Path:
+        model_dir = super().train(train, val, workdir, config, seed)
+        limit = self.resolve_config(config)["video_frames"]
+        (model_dir / "video.json").write_text(json.dumps({"video_frames": limit}))
+        return model_dir
+
+    def load(self, model_dir: Path, workdir: Path) -> Predictor:
+        mean = np.array(json.loads((Path(model_dir) / "mean.json").read_text()))
+        limit = json.loads((Path(model_dir) / "video.json").read_text())["video_frames"]
+        return _VideoMeanPosePredictor(mean, limit)
+
+
+class _VideoMeanPosePredictor:
+    score_cutoff = 0.9
+
+    def __init__(self, mean: np.ndarray, limit: int | None) -> None:
+        self.mean = mean
+        self.limit = limit
+        self.videos_read: list[str] = []
+
+    def _pose(self, width: int, height: int) -> np.ndarray:
+        xy = self.mean * np.array([width, height], dtype=float)
+        return np.concatenate([xy, np.full((len(xy), 1), 0.8)], axis=-1)
+
+    def __call__(self, frames: Dataset) -> np.ndarray:
+        return np.stack([self._pose(w, h) for w, h in frames.image_sizes()])
+
+    def predict_video(self, video: Path, keypoints=None):
+        import imageio.v3 as iio
+
+        self.videos_read.append(str(video))
+        block = []
+        for i, frame in enumerate(iio.imiter(video, plugin="pyav")):
+            if self.limit is not None and i >= self.limit:
+                break
+            block.append(self._pose(frame.shape[1], frame.shape[0]))
+            if len(block) == 5:
+                yield np.stack(block)
+                block = []
+        if block:
+            yield np.stack(block)

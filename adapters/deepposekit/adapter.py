@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -182,17 +182,7 @@ class DeepPoseKitAdapter(Adapter):
         meta = json.loads((model_dir / META_FILE).read_text())
         layout = Layout.from_dict(meta["layout"])
         model = load_model(str(model_dir / MODEL_FILE), compile=False)
-        threshold = float(meta["config"]["threshold"])
-
-        def predict(frames: Dataset) -> np.ndarray:
-            images, scales = layout.images(frames)
-            out = np.asarray(model.predict(images, batch_size=8, verbose=0), dtype=np.float64)
-            xy = (out[..., :2] + 0.5) / scales[:, None, None] - 0.5
-            pred = np.concatenate([xy, out[..., 2:3]], axis=-1)
-            pred[pred[..., 2] < threshold, :2] = np.nan
-            return pred
-
-        return predict
+        return DeepPoseKitPredictor(model, layout, float(meta["config"]["threshold"]))
 
     def model_info(self, model_dir: Path) -> dict[str, Any]:
         """Parameter count (recorded at training) and the size of the saved model."""
@@ -201,6 +191,29 @@ class DeepPoseKitAdapter(Adapter):
         if meta_path.is_file():
             info["n_params"] = json.loads(meta_path.read_text()).get("n_params")
         return info
+
+
+class DeepPoseKitPredictor:
+    """A loaded DeepPoseKit model: frames to ``(n, k, 3)`` x, y, confidence (NaN below
+    ``threshold``) in the frames' pixels."""
+
+    def __init__(self, model: Any, layout: Layout, threshold: float) -> None:
+        self.model, self.layout, self.threshold = model, layout, threshold
+
+    def __call__(self, frames: Dataset) -> np.ndarray:
+        """Predict the frames' image files."""
+        from benchmark.images import read_image
+
+        return self.predict_images([read_image(p) for p in frames.image_paths])
+
+    def predict_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Predict ``(H, W, 3)`` uint8 RGB frames (any sizes)."""
+        batch, scales = self.layout.arrays(images)
+        out = np.asarray(self.model.predict(batch, batch_size=8, verbose=0), dtype=np.float64)
+        xy = (out[..., :2] + 0.5) / scales[:, None, None] - 0.5
+        pred = np.concatenate([xy, out[..., 2:3]], axis=-1)
+        pred[pred[..., 2] < self.threshold, :2] = np.nan
+        return pred
 
 
 # ----- data conversion (numpy, PIL and h5py only) -----
@@ -236,14 +249,17 @@ class Layout:
 
     def images(self, frames: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """``(N, H, W, 3)`` uint8 network input and each frame's scale factor."""
-        from PIL import Image
-
         from benchmark.images import read_image
 
-        out = np.zeros((frames.n_frames, self.height, self.width, 3), dtype=np.uint8)
-        scales = np.ones(frames.n_frames)
-        for i, path in enumerate(frames.image_paths):
-            image = read_image(path)
+        return self.arrays([read_image(p) for p in frames.image_paths])
+
+    def arrays(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`images` for ``(H, W, 3)`` uint8 RGB arrays."""
+        from PIL import Image
+
+        out = np.zeros((len(images), self.height, self.width, 3), dtype=np.uint8)
+        scales = np.ones(len(images))
+        for i, image in enumerate(images):
             h, w = image.shape[:2]
             s = _scale(w, h, self.max_size)
             nw, nh = min(round(w * s), self.width), min(round(h * s), self.height)

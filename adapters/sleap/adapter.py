@@ -58,7 +58,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -297,12 +297,38 @@ class SleapPredictor:
         for indices in by_shape.values():
             stack = np.stack([np.asarray(images[i]) for i in indices])
             for batch in self._predictor.predict(stack, make_labels=False, frames=indices):
-                if batch.pred_keypoints is None or batch.pred_keypoints.shape[1] == 0:
-                    continue  # no instance in this batch: all missed
-                rows = batch.frame_indices.cpu().numpy()
-                out[rows, :, :2] = batch.pred_keypoints[:, 0].cpu().numpy()
-                out[rows, :, 2] = batch.pred_peak_values[:, 0].cpu().numpy()
+                _fill(out, batch, first=0)
         return out
+
+    def predict_video(
+        self, video: str | Path, keypoints: Sequence[str] | None = None
+    ) -> Iterator[np.ndarray]:
+        """Every frame of ``video`` through sleap-nn's own video reader and streaming
+        inference (``Predictor.predict_streaming``, as ``sleap-nn track`` runs it).
+
+        Yields:
+            ``(m, k, 3)`` blocks of consecutive frames from frame 0, one per batch.
+        """
+        if keypoints is not None:
+            names = [node.name for node in self._predictor.skeleton.nodes]
+            if list(keypoints) != names:
+                raise ValueError(f"the SLEAP model's nodes are {names}, not {list(keypoints)}")
+        first = 0
+        for batch in self._predictor.predict_streaming(str(video)):
+            last = int(batch.frame_indices.max()) if len(batch.frame_indices) else first - 1
+            block = np.full((last + 1 - first, self.n_keypoints, 3), np.nan)
+            _fill(block, batch, first=first)
+            yield block
+            first = last + 1
+
+
+def _fill(out: np.ndarray, batch: Any, first: int) -> None:
+    """Write a sleap-nn output batch's first instance into ``out`` rows ``frame - first``."""
+    if batch.pred_keypoints is None or batch.pred_keypoints.shape[1] == 0:
+        return  # no instance in this batch: all missed
+    rows = batch.frame_indices.cpu().numpy() - first
+    out[rows, :, :2] = batch.pred_keypoints[:, 0].cpu().numpy()
+    out[rows, :, 2] = batch.pred_peak_values[:, 0].cpu().numpy()
 
 
 # ----- sleap-nn configuration -----

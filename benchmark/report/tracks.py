@@ -15,6 +15,9 @@ from benchmark.report.figures import _style, save_png
 from benchmark.report.summary import fmt_duration, fmt_mb, fmt_pct, fmt_px, fmt_rate
 from benchmark.video.track import FRAME_ERRORS, STILL, TRACK_JSON, TRACKS
 
+#: Who decoded the frames the model saw (track.json ``timing.inference``).
+READERS = {"framework": "framework's own", "frames": "kpbench", "files": "kpbench (PNG)"}
+
 
 def _records(run_dir: Path) -> list[tuple[Path, dict]]:
     out = []
@@ -66,6 +69,7 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
                 video,
                 size,
                 str(r["n_frames"]),
+                READERS.get(t.get("inference"), "—"),
                 fmt_rate(t.get("end_to_end_fps")),
                 fmt_rate(t.get("predict_fps")),
                 fmt_duration(t.get("load_s")),
@@ -86,18 +90,20 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
         )
         gt = r.get("groundtruth")
         if gt:
-            pck = gt.get("pck") or {}
+            unseen = gt.get("unseen") or {}
+            pck = unseen.get("pck") or {}
             accuracy.append(
                 [
                     r["adapter"],
                     video,
-                    str(r["n_frames"]),
+                    str(unseen.get("n_frames", "—")),
                     fmt_px(gt.get("mean_px")),
-                    fmt_px(gt.get("median_px")),
-                    fmt_px(gt.get("p95_px")),
+                    fmt_px(unseen.get("mean_px")),
+                    fmt_px(unseen.get("median_px")),
+                    fmt_px(unseen.get("p95_px")),
                     fmt_pct(pck.get("5")),
                     fmt_pct(pck.get("10")),
-                    fmt_pct(gt.get("detection_rate")),
+                    fmt_pct(unseen.get("detection_rate")),
                 ]
             )
             if (folder / FRAME_ERRORS).is_file():

@@ -63,7 +63,13 @@ def draw_pose(
             cv2.circle(img, center, radius << shift, color, -1, cv2.LINE_AA, shift)
     scale = max(0.35, h / 700)
     origin = (4, 4 + int(22 * scale))
-    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    # A black outline from shifted copies: a thicker stroke would also space the letters wider
+    # (cv2's advance grows with thickness) and drift out of line with the white text.
+    x, y = origin
+    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, 1), (-1, 1), (1, -1)):
+        cv2.putText(
+            img, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+        )
     cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return img
 

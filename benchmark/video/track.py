@@ -10,17 +10,25 @@ with the video's length; only the ``(n_frames, k, 3)`` predictions are kept. Res
 - ``frame_errors.csv``: error per frame and keypoint when the video has ground truth
   (``<video stem>_groundtruth.csv`` beside it, as the synthetic generators write);
 - ``track.json``: timings (end-to-end FPS: decode + predict + draw + encode + write),
-  temporal metrics, accuracy against the ground truth, and the files above.
+  temporal metrics, accuracy against the ground truth (over all frames, and over the frames
+  the model never trained on: ``groundtruth.unseen``), and the files above.
+
+A predictor with a ``predict_video`` method (DeepLabCut's ``video_inference``, sleap-nn's
+``predict_streaming``) reads the video itself, as the framework's own video analysis does;
+its predictions are drawn on the frames kpbench decodes alongside. Otherwise kpbench decodes
+the chunks and passes them to ``predict_images`` (or, failing that, as PNG files).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +52,8 @@ STILL = "still.png"
 FRAME_ERRORS = "frame_errors.csv"
 GT_SUFFIX = "_groundtruth.csv"
 PCK_THRESHOLDS = (2.0, 5.0, 10.0, 20.0)
+#: Score below which points are drawn hollow when the predictor names no cutoff of its own.
+DEFAULT_MIN_SCORE = 0.5
 
 FramePredictor = Callable[[Sequence[np.ndarray]], np.ndarray]
 
@@ -139,11 +149,7 @@ def frame_predictor(predictor: Any, skeleton: Skeleton, scratch: Path) -> FrameP
     k = len(skeleton.keypoints)
 
     def checked(pred: np.ndarray, n: int) -> np.ndarray:
-        pred = np.asarray(pred, dtype=np.float64)
-        if pred.shape != (n, k, 3):
-            raise ValueError(f"the predictor returned shape {pred.shape}, expected ({n}, {k}, 3)")
-        pred[~np.isfinite(pred[..., :2]).all(axis=-1), :2] = np.nan
-        return pred
+        return _checked(pred, n, k)
 
     direct = getattr(predictor, "predict_images", None)
     if direct is not None:
@@ -168,6 +174,49 @@ def frame_predictor(predictor: Any, skeleton: Skeleton, scratch: Path) -> FrameP
     return via_files
 
 
+def _checked(pred: np.ndarray, n: int | None, k: int) -> np.ndarray:
+    """``pred`` as float64 ``(n, k, 3)`` with x, y NaN unless both are finite."""
+    pred = np.asarray(pred, dtype=np.float64)
+    if pred.ndim != 3 or pred.shape[1:] != (k, 3) or (n is not None and len(pred) != n):
+        expected = f"({n if n is not None else 'n'}, {k}, 3)"
+        raise ValueError(f"the predictor returned shape {pred.shape}, expected {expected}")
+    pred[~np.isfinite(pred[..., :2]).all(axis=-1), :2] = np.nan
+    return pred
+
+
+class _Rows:
+    """Takes predictions row by row from a stream of ``(m, k, 3)`` blocks (any sizes)."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], k: int) -> None:
+        self._blocks = blocks
+        self._k = k
+        self._buffer = np.empty((0, k, 3))
+        self.padded = 0  # rows the stream did not have (NaN)
+
+    def take(self, m: int) -> np.ndarray:
+        """The next ``m`` rows; NaN rows once the stream has ended."""
+        while len(self._buffer) < m:
+            block = next(self._blocks, None)
+            if block is None:
+                pad = np.full((m - len(self._buffer), self._k, 3), np.nan)
+                self.padded += len(pad)
+                self._buffer = np.concatenate([self._buffer, pad])
+                break
+            self._buffer = np.concatenate([self._buffer, _checked(block, None, self._k)])
+        rows, self._buffer = self._buffer[:m], self._buffer[m:]
+        return rows
+
+    def left_over(self) -> int:
+        """Rows the stream has beyond those taken (reads it to the end)."""
+        return len(self._buffer) + sum(len(b) for b in self._blocks)
+
+
+def score_cutoff(predictor: Any) -> float:
+    """The predictor's own low-confidence cutoff (e.g. DeepLabCut's ``pcutoff``), else 0.5."""
+    value = getattr(predictor, "score_cutoff", None)
+    return float(value) if value is not None else DEFAULT_MIN_SCORE
+
+
 def ground_truth_path(video: Path) -> Path | None:
     """``<stem>_groundtruth.csv`` beside the video, when it exists."""
     path = video.with_name(video.stem + GT_SUFFIX)
@@ -190,6 +239,30 @@ def _video_ground_truth(path: Path, keypoints: Sequence[str], n: int) -> np.ndar
         if 0 <= frame < n:
             out[frame] = gt.values[row, cols, :2]
     return out
+
+
+def training_frames(run_dir: str | Path, job_id: str, video_stem: str) -> list[int]:
+    """Frames of the video that the job trained on (its split's train and val frames).
+
+    Frames are matched by DeepLabCut's naming of extracted frames,
+    ``labeled-data/<video stem>/img<frame number>.<ext>``, which the synthetic projects use.
+    """
+    from benchmark.splits import load_splits
+
+    run_dir = Path(run_dir)
+    job = _read_json(run_dir / "jobs" / job_id / "job.json")
+    path = run_dir / "splits" / f"{job['dataset']}.json"
+    if not path.is_file():
+        return []
+    pattern = re.compile(rf"(?:^|/)labeled-data/{re.escape(video_stem)}/img(\d+)\.\w+$")
+    frames = set()
+    for split in load_splits(path):
+        if split.fold == int(job.get("fold", 0)):
+            for frame_id in (*split.train, *split.val):
+                match = pattern.search(frame_id)
+                if match:
+                    frames.add(int(match.group(1)))
+    return sorted(frames)
 
 
 def _accuracy(gt: np.ndarray, pred: np.ndarray, keypoints: Sequence[str]) -> dict:
@@ -241,7 +314,7 @@ def track_video(
     csv: str | Path | None = None,
     dataset: str | None = None,
     chunk_size: int = 32,
-    min_score: float = 0.5,
+    min_score: float | None = None,
     threads: int | None = 1,
     progress: bool = True,
 ) -> dict:
@@ -255,7 +328,8 @@ def track_video(
         csv: Extra copy of the predictions (``.csv`` or ``.h5``) at this path.
         dataset: Dataset whose model to use, when the adapter ran on several.
         chunk_size: Frames decoded and predicted at a time.
-        min_score: Points scoring below this are drawn hollow.
+        min_score: Points scoring below this are drawn hollow (default: the predictor's
+            ``score_cutoff``, e.g. DeepLabCut's ``pcutoff``, else 0.5).
         threads: Torch threads (None leaves torch's default).
         progress: Show a progress bar with frames/s.
 
@@ -269,6 +343,10 @@ def track_video(
     video = Path(video)
     info = video_info(video)
     model = find_model(run_dir, adapter, dataset)
+    python = _own_environment(load_class(model.adapter_name))
+    if python is not None:
+        options = {"out": out, "csv": csv, "chunk_size": chunk_size, "min_score": min_score}
+        return _track_in(python, run_dir, model, video, threads, progress, options)
     folder = track_dir(run_dir, adapter, video)
     folder.mkdir(parents=True, exist_ok=True)
     out_path = Path(out) if out is not None else folder / LABELLED
@@ -282,7 +360,14 @@ def track_video(
         t0 = time.perf_counter()
         predictor = load_class(model.adapter_name)().load(model.model_dir, scratch)
         load_s = time.perf_counter() - t0
-        predict = frame_predictor(predictor, model.skeleton, scratch)
+        if min_score is None:
+            min_score = score_cutoff(predictor)
+        native = getattr(predictor, "predict_video", None)
+        if native is not None:
+            rows = _Rows(iter(native(video, keypoints)), len(keypoints))
+            predict = lambda frames: rows.take(len(frames))  # noqa: E731
+        else:
+            predict = frame_predictor(predictor, model.skeleton, scratch)
 
         parts: list[np.ndarray] = []
         still_at = max(info.n_frames // 2, 0)
@@ -321,6 +406,15 @@ def track_video(
                 bar.update(len(chunk))
         if n == 0:
             raise InputError(video, "the video has no frames")
+        frame_counts = None
+        if native is not None:
+            frame_counts = {"decoded": n, "predicted": n - rows.padded + rows.left_over()}
+            if frame_counts["predicted"] != n:
+                warnings.warn(
+                    f"{video}: {adapter}'s video reader gave {frame_counts['predicted']} frames, "
+                    f"kpbench decoded {n}; frames beyond the shorter are NaN",
+                    stacklevel=2,
+                )
         values = np.concatenate(parts)
         write_dlc_predictions(folder / PREDICTIONS, [str(i) for i in range(n)], keypoints, values)
         if csv is not None:
@@ -359,7 +453,14 @@ def track_video(
             "peak_rss_mb": _peak_rss_mb(),
             "threads": threads,
             "chunk_size": chunk_size,
-            "frame_stream": hasattr(predictor, "predict_images"),
+            # "framework": the framework's own video reader and inference (predict_video);
+            # "frames": frames decoded by kpbench, predicted in memory; "files": as PNGs.
+            "inference": "framework"
+            if native is not None
+            else "frames"
+            if hasattr(predictor, "predict_images")
+            else "files",
+            "frame_counts": frame_counts,
         },
         "temporal": temporal_metrics(values, keypoints, still_px=still_px, jump_px=jump_px),
         "groundtruth": None,
@@ -376,9 +477,64 @@ def track_video(
 
         _write_frame_errors(folder / FRAME_ERRORS, keypoint_errors(gt, values), keypoints)
         record["groundtruth"] = {"path": str(gt_path), **_accuracy(gt, values, keypoints)}
+        trained = [f for f in training_frames(run_dir, model.job_id, video.stem) if f < n]
+        unseen = np.setdiff1d(np.arange(n), trained)
+        record["groundtruth"]["training_frames"] = len(trained)
+        record["groundtruth"]["unseen"] = (
+            _accuracy(gt[unseen], values[unseen], keypoints) if len(unseen) else None
+        )
         record["files"]["frame_errors"] = FRAME_ERRORS
     atomic_write_text(folder / TRACK_JSON, json.dumps(record, indent=2))
     return record
+
+
+def _own_environment(adapter_cls: Any) -> Path | None:
+    """The interpreter of the adapter's own environment (built when missing), or None when
+    it runs in this one."""
+    import sys
+
+    from benchmark import envs
+
+    spec = envs.spec_for(adapter_cls)
+    if spec is None or Path(sys.prefix).resolve() == spec.path.resolve():
+        return None
+    return envs.ensure(spec)
+
+
+def _track_in(
+    python: Path,
+    run_dir: str | Path,
+    model: TrainedModel,
+    video: Path,
+    threads: int | None,
+    progress: bool,
+    options: dict[str, Any],
+) -> dict:
+    """``kpbench track`` run by another interpreter (an adapter's own environment)."""
+    import os
+    import subprocess
+
+    from benchmark.errors import KpbenchError
+    from benchmark.paths import repo_root
+
+    cmd = [str(python), "-m", "benchmark.cli", "track", str(run_dir), "--adapter", model.adapter]
+    cmd += ["--video", str(video), "--dataset", model.dataset]
+    for key, value in {**options, "threads": threads}.items():
+        if value is not None:
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
+    if not progress:
+        cmd.append("--quiet")
+    path = os.pathsep.join([str(repo_root()), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "PYTHONPATH": path}
+    if threads is not None:  # frameworks without torch (TensorFlow) read the OpenMP variable
+        env["OMP_NUM_THREADS"] = str(threads)
+    # Its stdout repeats the summary the caller prints; errors and progress go to stderr.
+    rc = subprocess.run(
+        cmd, cwd=repo_root(), env=env, stdout=subprocess.DEVNULL, check=False
+    ).returncode
+    if rc != 0:
+        raise KpbenchError(f"tracking {video} with {model.adapter} in {python} failed (exit {rc})")
+    return _read_json(track_dir(run_dir, model.adapter, video) / TRACK_JSON)
 
 
 def load_track(folder: Path) -> tuple[dict, np.ndarray]:
@@ -398,14 +554,15 @@ def compare_videos(
     out: str | Path | None = None,
     dataset: str | None = None,
     chunk_size: int = 32,
-    min_score: float = 0.5,
+    min_score: float | None = None,
     threads: int | None = 1,
     progress: bool = True,
 ) -> Path:
     """A video of several adapters' tracks side by side (2x2 for four), on the same frames.
 
     Adapters not yet tracked on this video are tracked first (:func:`track_video`); the
-    comparison is drawn from the stored predictions. Writes ``labelled.mp4`` (or ``out``) and
+    comparison is drawn from the stored predictions, each with its track's hollow-point cutoff
+    unless ``min_score`` is given. Writes ``labelled.mp4`` (or ``out``) and
     ``still.png`` into ``tracks/compare__<A>+<B>__<stem>/``.
 
     Returns:
@@ -455,7 +612,7 @@ def compare_videos(
                             pose,
                             [tuple(e) for e in record["edges"]],
                             palette,
-                            min_score=min_score,
+                            min_score=record["min_score"] if min_score is None else min_score,
                             text=f"{adapter}  frame {n}",
                         )
                     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -16,7 +17,9 @@ from benchmark.report import render_report
 from benchmark.runner.config import RunConfig
 from benchmark.runner.run import run
 from benchmark.splits import load_splits
-from tests.fixtures import make_blob_dataset
+from benchmark.video.io import read_chunks
+from benchmark.video.track import find_model, load_track
+from tests.fixtures import make_blob_dataset, write_video
 
 ADAPTERS = [
     {"name": "deeplabcut", "config": {"epochs": 1, "batch_size": 4, "pretrained": False}},
@@ -26,15 +29,19 @@ ADAPTERS = [
 
 @pytest.fixture(scope="module")
 def framework_run(tmp_path_factory) -> Path:
-    """One run: 16 generated 64x48 frames, DeepLabCut and SLEAP, 1-2 epochs each, 1 thread."""
+    """One run: 16 generated 64x48 frames, DeepLabCut and SLEAP, 1-2 epochs each, 1 thread;
+    afterwards each tracks the project's video (the same 16 frames as an mp4)."""
     root = tmp_path_factory.mktemp("frameworks")
-    write_dlc_project(make_blob_dataset(root / "frames", n_frames=16), root / "project")
+    blobs = make_blob_dataset(root / "frames", n_frames=16)
+    write_dlc_project(blobs, root / "project")
+    write_video(blobs, root / "project" / "videos" / "blobs.mp4")
     config = {
         "name": "frameworks",
         "datasets": [{"name": "blobs", "path": str(root / "project")}],
         "adapters": ADAPTERS,
         "threads": 1,
         "split": {"test_fraction": 0.25, "seed": 0},
+        "track_videos": True,
     }
     (root / "run.yaml").write_text(yaml.safe_dump(config))
     run(RunConfig.load(root / "run.yaml"), root / "run", quiet=True)
@@ -65,3 +72,32 @@ def test_report_names_both_frameworks(framework_run):
     assert "deeplabcut" in text and "sleap" in text
     # Offline, DeepLabCut started from a random initialisation and the report says so.
     assert "pretrained=False" in text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("adapter", ["deeplabcut", "sleap"])
+def test_framework_tracks_the_video_with_its_own_video_inference(framework_run, adapter):
+    """DLC's video_inference and sleap-nn's predict_streaming read the video themselves; they
+    give the same points as the model run on the frames kpbench decodes."""
+    from benchmark.registry import load_class
+
+    run_dir = framework_run / "run"
+    video = framework_run / "project" / "videos" / "blobs.mp4"
+    record, values = load_track(run_dir / f"tracks/{adapter}__blobs")
+    assert record["timing"]["inference"] == "framework"
+    assert record["timing"]["frame_counts"] == {"decoded": 16, "predicted": 16}
+    assert values.shape == (16, 4, 3)
+    assert (run_dir / f"tracks/{adapter}__blobs/labelled.mp4").stat().st_size > 0
+    if adapter == "deeplabcut":
+        project_cfg = yaml.safe_load(
+            (find_model(run_dir, adapter).model_dir / "config.yaml").read_text()
+        )
+        assert record["min_score"] == project_cfg["pcutoff"]
+
+    model = find_model(run_dir, adapter)
+    predictor = load_class(model.adapter_name)().load(model.model_dir, framework_run)
+    frames = [frame for chunk in read_chunks(video) for frame in chunk]
+    kwargs = {"keypoints": model.skeleton.keypoints} if adapter == "deeplabcut" else {}
+    expected = predictor.predict_images(frames, **kwargs)
+    np.testing.assert_array_equal(np.isnan(values[..., 0]), np.isnan(expected[..., 0]))
+    np.testing.assert_allclose(values, expected, atol=1e-3, equal_nan=True)

@@ -17,20 +17,23 @@ from benchmark.cli import main
 from benchmark.io.predictions import read_predictions
 from benchmark.runner.config import RunConfig
 from benchmark.runner.run import run
+from benchmark.splits import load_splits
 from benchmark.synthetic import generate
 from benchmark.video import compare_videos, temporal_metrics, track_video
 from benchmark.video.draw import draw_pose
 from benchmark.video.io import read_chunks, video_info
 
 MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
+VIDEO_MEAN = "tests.adapters_for_tests:VideoMeanPoseAdapter"
 SIZE = (160, 120)
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
-    """A finished run of two mean-pose adapters (``mean``, ``mean2``) on a synthetic rat
+    """A finished run of mean-pose adapters (``mean``, ``mean2``) on a synthetic rat
     project of 16 labelled 160x120 frames, which tracked the project's 32-frame video (it has
-    per-frame ground truth beside it); returns the run directory and the video."""
+    per-frame ground truth beside it), and of two that read videos themselves: ``reader`` and
+    ``short`` (its reader stops after 20 frames). Returns the run directory and the video."""
     root = tmp_path_factory.mktemp("track")
     project = generate("rat", root / "rat", n_frames=16, size=SIZE)
     config = {
@@ -39,6 +42,8 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
         "adapters": [
             {"name": MEAN, "label": "mean"},
             {"name": MEAN, "label": "mean2", "config": {"epochs": 1}},
+            {"name": VIDEO_MEAN, "label": "reader"},
+            {"name": VIDEO_MEAN, "label": "short", "config": {"video_frames": 20}},
         ],
         "threads": 1,
         "track_videos": True,
@@ -49,9 +54,9 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
     return run_dir, project / "videos" / "rat_openfield.mp4"
 
 
-def _mean_pose(run_dir: Path) -> np.ndarray:
+def _mean_pose(run_dir: Path, adapter: str = "mean") -> np.ndarray:
     """The mean-pose model's prediction in pixels (the same on every frame)."""
-    (job,) = (run_dir / "jobs").glob("rat__fold0__mean__seed0")
+    (job,) = (run_dir / "jobs").glob(f"rat__fold0__{adapter}__seed0")
     mean = np.array(json.loads((job / "work/model/mean.json").read_text()))
     return mean * np.array(SIZE, dtype=float)
 
@@ -91,11 +96,37 @@ def test_track_writes_predictions_video_still_and_record(tiny_run):
     stored = json.loads((folder / "track.json").read_text())
     assert stored["n_frames"] == 32 and stored["job_id"] == "rat__fold0__mean__seed0"
     assert stored["timing"]["end_to_end_fps"] > 0
-    assert stored["timing"]["frame_stream"] is False  # MeanPoseAdapter: the PNG fallback
+    assert stored["timing"]["inference"] == "files"  # MeanPoseAdapter: the PNG fallback
+    assert stored["min_score"] == 0.5  # the predictor names no cutoff of its own
     # A constant prediction never moves and is never missing.
     assert stored["temporal"]["jitter_px"] == 0.0
     assert stored["temporal"]["missing_share"] == 0.0
     assert not list(folder.glob(".scratch-*"))
+
+
+def test_a_predictor_that_reads_videos_itself_is_used_with_its_own_cutoff(tiny_run):
+    run_dir, video = tiny_run
+    record = track_video(run_dir, "reader", video, progress=False)
+    assert record["timing"]["inference"] == "framework"
+    assert record["timing"]["frame_counts"] == {"decoded": 32, "predicted": 32}
+    assert record["min_score"] == 0.9  # the predictor's score_cutoff
+    pred = read_predictions(run_dir / "tracks/reader__rat_openfield/predictions.csv")
+    expected = _mean_pose(run_dir, "reader")
+    np.testing.assert_allclose(pred.values[..., :2], np.broadcast_to(expected, (32, 8, 2)))
+    np.testing.assert_allclose(pred.values[..., 2], 0.8)
+
+    assert track_video(run_dir, "reader", video, min_score=0.5, progress=False)["min_score"] == 0.5
+
+
+def test_frames_a_framework_reader_misses_are_nan_with_a_warning(tiny_run):
+    run_dir, video = tiny_run
+    with pytest.warns(UserWarning, match="video reader gave 20 frames, kpbench decoded 32"):
+        record = track_video(run_dir, "short", video, progress=False)
+    assert record["timing"]["frame_counts"] == {"decoded": 32, "predicted": 20}
+    pred = read_predictions(run_dir / "tracks/short__rat_openfield/predictions.csv")
+    assert np.isfinite(pred.values[:20, :, :2]).all()
+    assert np.isnan(pred.values[20:, :, :2]).all()
+    assert record["temporal"]["missing_share"] == pytest.approx(12 / 32)
 
 
 def test_error_against_video_ground_truth(tiny_run):
@@ -113,6 +144,15 @@ def test_error_against_video_ground_truth(tiny_run):
     np.testing.assert_allclose(by_frame[record["keypoints"]].to_numpy(), err)
     assert record["groundtruth"]["mean_px"] == pytest.approx(np.nanmean(err))
     assert record["groundtruth"]["n_frames"] == 32
+
+    # The frames the model trained on (labeled-data/<video>/img<frame>.png) are left out.
+    (split,) = load_splits(run_dir / "splits" / "rat.json")
+    trained = sorted(int(f.rsplit("img", 1)[1][:4]) for f in (*split.train, *split.val))
+    assert len(trained) == 13 and all(f % 2 == 0 for f in trained)
+    unseen = np.setdiff1d(np.arange(32), trained)
+    assert record["groundtruth"]["training_frames"] == 13
+    assert record["groundtruth"]["unseen"]["n_frames"] == 32 - 13
+    assert record["groundtruth"]["unseen"]["mean_px"] == pytest.approx(np.nanmean(err[unseen]))
 
 
 def test_temporal_metrics_match_a_hand_computation():
@@ -209,7 +249,8 @@ def test_report_shows_video_tracking(tiny_run, tmp_path):
     track_video(run_dir, "mean", video, progress=False)
     text = render_report(run_dir, tmp_path / "r.md").read_text()
     section = text.split("## Video tracking", 1)[1].split("## Failed jobs", 1)[0]
-    assert "| mean | rat_openfield | 160×120 | 32 |" in section
+    assert "| mean | rat_openfield | 160×120 | 32 | kpbench (PNG) |" in section
+    assert "| reader | rat_openfield | 160×120 | 32 | framework's own |" in section
     assert "### Error on every video frame" in section
     assert (tmp_path / "r" / "track_mean__rat_openfield.png").is_file()
     assert (tmp_path / "r" / "track_error_rat_openfield.png").is_file()
