@@ -76,7 +76,8 @@ class RunConfig:
         thresholds: PCK thresholds in pixels.
         overlay_frames: Test frames drawn per dataset in the report's overlay grid.
         track_videos: After training, run ``kpbench track`` for every adapter on each
-            dataset's videos (``<dataset>/videos/*.mp4|avi``).
+            dataset's videos (``<dataset>/videos/*.mp4|avi``): true for every dataset, or a
+            list of dataset names.
     """
 
     name: str
@@ -87,7 +88,7 @@ class RunConfig:
     threads: int = 2
     thresholds: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
     overlay_frames: int = 6
-    track_videos: bool = False
+    track_videos: bool | tuple[str, ...] = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for YAML/JSON."""
@@ -96,6 +97,8 @@ class RunConfig:
         data["adapters"] = [asdict(a) for a in self.adapters]
         data["seeds"] = list(self.seeds)
         data["thresholds"] = list(self.thresholds)
+        if not isinstance(self.track_videos, bool):
+            data["track_videos"] = list(self.track_videos)
         return data
 
     @classmethod
@@ -131,7 +134,7 @@ class RunConfig:
                 threads=int(data.get("threads", 2)),
                 thresholds=tuple(float(t) for t in data.get("thresholds", [2, 5, 10, 20])),
                 overlay_frames=int(data.get("overlay_frames", 6)),
-                track_videos=bool(data.get("track_videos", False)),
+                track_videos=_track_videos(data.get("track_videos", False)),
             )
         except (TypeError, ValueError) as exc:
             raise InputError(source, f"invalid run config: {exc}") from None
@@ -147,6 +150,12 @@ class RunConfig:
             raise InputError(source, "two datasets share a name; give one a distinct 'name'")
         if config.threads < 1:
             raise InputError(source, "threads must be at least 1")
+        if not isinstance(config.track_videos, bool):
+            unknown = [n for n in config.track_videos if n not in names]
+            if unknown:
+                raise InputError(
+                    source, f"track_videos names {unknown[0]!r}, which is not a dataset of the run"
+                )
         return config
 
     @classmethod
@@ -176,6 +185,14 @@ def _dataset_spec(entry: Any) -> DatasetSpec:
     if "path" in entry and "name" not in entry:
         entry = {**entry, "name": Path(entry["path"]).stem}
     return DatasetSpec(**entry)
+
+
+def _track_videos(value: Any) -> bool | tuple[str, ...]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError(f"track_videos must be true, false or a list of dataset names, not {value!r}")
 
 
 def _adapter_spec(entry: Any) -> AdapterSpec:

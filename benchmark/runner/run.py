@@ -373,15 +373,28 @@ def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataF
 
 
 # ----------------------------------------------------------------------------- the run
+#: Config keys that do not change any job: a finished run can be resumed with new values.
+AFTER_TRAINING_KEYS = ("track_videos", "overlay_frames")
+
+
 def _open_run_dir(run_dir: Path, config: RunConfig) -> dict[str, Any]:
     """Create the run directory or check that an existing one was made by the same config."""
     manifest_path = run_dir / "run.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("config") != json.loads(json.dumps(config.to_dict())):
+        new = json.loads(json.dumps(config.to_dict()))
+        old = manifest.get("config") or {}
+
+        def jobs_part(cfg: dict) -> dict:
+            return {k: v for k, v in cfg.items() if k not in AFTER_TRAINING_KEYS}
+
+        if jobs_part(old) != jobs_part(new):
             raise InputError(
                 run_dir, "this run directory was made with a different config; use another --out"
             )
+        if old != new:  # only what happens after training changed: record the new config
+            manifest["config"] = new
+            atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
         return manifest
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = {
@@ -456,12 +469,14 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
 def track_videos(run_dir: Path, config: RunConfig, datasets: dict[str, Dataset], quiet: bool):
-    """``kpbench track`` (in its own process) for each finished adapter on each dataset's
-    videos (``<dataset source>/videos/``); a video already tracked is not redone."""
-    from benchmark.registry import load_class
+    """``kpbench track`` (in its own process) for each finished adapter on the videos
+    (``<dataset source>/videos/``) of each dataset ``config.track_videos`` names (all when it
+    is true); a video already tracked is not redone."""
     from benchmark.video.track import TRACK_JSON, track_dir
 
     for name, ds in datasets.items():
+        if config.track_videos is not True and name not in config.track_videos:
+            continue
         folder = Path(ds.source) / "videos" if ds.source is not None else None
         videos = sorted(
             p
@@ -475,18 +490,15 @@ def track_videos(run_dir: Path, config: RunConfig, datasets: dict[str, Dataset],
                     continue
                 if not done.is_file() or json.loads(done.read_text()).get("status") != "done":
                     continue
-                if load_class(adapter.name).environment is not None:
-                    # `kpbench track` needs kpbench's video stack, which an adapter's own
-                    # environment does not have.
-                    _log(quiet, f"not tracking with {adapter.label}: it has its own environment")
-                    continue
                 _log(quiet, f"tracking {video.name} with {adapter.label}")
                 cmd = [
                     adapter.python or sys.executable, "-m", "benchmark.cli", "track", str(run_dir),
                     "--adapter", adapter.label, "--video", str(video), "--dataset", name,
                     "--threads", str(config.threads), "--quiet",
                 ]  # fmt: skip
-                rc = subprocess.run(cmd, cwd=repo_root(), check=False).returncode
+                # No progress bars: frameworks' own (DeepLabCut's tqdm) would flood the log.
+                env = {**os.environ, "TQDM_DISABLE": "1"}
+                rc = subprocess.run(cmd, cwd=repo_root(), env=env, check=False).returncode
                 if rc != 0:
                     _log(quiet, f"tracking {video.name} with {adapter.label} failed (exit {rc})")
 

@@ -31,6 +31,14 @@ def test_short_forms_and_defaults(tmp_path):
     assert config.adapters[1].config == {"epochs": 2}
     assert config.seeds == (0,) and config.threads == 2
     assert RunConfig.from_dict(config.to_dict(), path) == config
+    assert config.track_videos is False
+
+
+def test_track_videos_names_datasets(tmp_path):
+    path = _write(tmp_path, "datasets: [a, b]\nadapters: [heatmap]\ntrack_videos: [b]\n")
+    config = RunConfig.load(path)
+    assert config.track_videos == ("b",)
+    assert RunConfig.from_dict(config.to_dict(), path) == config
 
 
 @pytest.mark.parametrize(
@@ -42,6 +50,8 @@ def test_short_forms_and_defaults(tmp_path):
         ("datasets: [a]\nadapters: [heatmap, heatmap]\n", "share a label"),
         ("datasets: [a]\nadapters: [{name: heatmap, epochs: 3}]\n", "invalid run config"),
         ("datasets: [a\n", "not valid YAML"),
+        ("datasets: [a]\nadapters: [heatmap]\ntrack_videos: [b]\n", "'b', which is not a dataset"),
+        ("datasets: [a]\nadapters: [heatmap]\ntrack_videos: yes please\n", "track_videos must"),
     ],
 )
 def test_bad_configs_name_the_file(tmp_path, text, problem):

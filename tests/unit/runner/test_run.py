@@ -145,6 +145,21 @@ def test_a_run_dir_of_another_config_is_refused(tmp_path, project):
         run(other, run_dir, quiet=True)
 
 
+def test_a_finished_run_resumes_with_new_after_training_settings(tmp_path, project):
+    """Changing only what happens after training (tracking, overlays) redoes no job."""
+    adapters = [{"name": MEAN, "label": "mean"}]
+    run_dir = tmp_path / "out"
+    run(RunConfig.load(_config(tmp_path, project, adapters)), run_dir, quiet=True)
+    job_json = run_dir / "jobs/blobs__fold0__mean__seed0/job.json"
+    before = job_json.stat().st_mtime_ns
+    changed = _config(tmp_path, project, adapters, track_videos=["blobs"], overlay_frames=2)
+    run(RunConfig.load(changed), run_dir, quiet=True)
+    assert job_json.stat().st_mtime_ns == before
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["config"]["track_videos"] == ["blobs"]
+    assert manifest["config"]["overlay_frames"] == 2
+
+
 def test_sigkill_mid_run_then_resume_gives_the_same_tables(tmp_path, project):
     """Kill the runner (SIGKILL) during its second job, rerun, compare with a clean run."""
     adapters = [
