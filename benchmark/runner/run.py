@@ -492,7 +492,8 @@ def track_videos(run_dir: Path, config: RunConfig, datasets: dict[str, Dataset],
                     continue
                 _log(quiet, f"tracking {video.name} with {adapter.label}")
                 cmd = [
-                    adapter.python or sys.executable, "-m", "benchmark.cli", "track", str(run_dir),
+                    adapter.python or sys.executable, "-m", "benchmark.cli", "track",
+                    str(Path(run_dir).resolve()),
                     "--adapter", adapter.label, "--video", str(video), "--dataset", name,
                     "--threads", str(config.threads), "--quiet",
                 ]  # fmt: skip

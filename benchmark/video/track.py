@@ -517,9 +517,13 @@ def _track_in(
     from benchmark.errors import KpbenchError
     from benchmark.paths import repo_root
 
+    # Absolute paths: the command runs in the repository root, not the caller's folder.
+    run_dir = Path(run_dir).resolve()
     cmd = [str(python), "-m", "benchmark.cli", "track", str(run_dir), "--adapter", model.adapter]
-    cmd += ["--video", str(video), "--dataset", model.dataset]
+    cmd += ["--video", str(video.resolve()), "--dataset", model.dataset]
     for key, value in {**options, "threads": threads}.items():
+        if isinstance(value, (str, Path)):
+            value = Path(value).resolve()
         if value is not None:
             cmd += [f"--{key.replace('_', '-')}", str(value)]
     if not progress:
