@@ -105,7 +105,6 @@ class _VideoMeanPosePredictor:
     def __init__(self, mean: np.ndarray, limit: int | None) -> None:
         self.mean = mean
         self.limit = limit
-        self.videos_read: list[str] = []
 
     def _pose(self, width: int, height: int) -> np.ndarray:
         xy = self.mean * np.array([width, height], dtype=float)
@@ -117,7 +116,6 @@ class _VideoMeanPosePredictor:
     def predict_video(self, video: Path, keypoints=None):
         import imageio.v3 as iio
 
-        self.videos_read.append(str(video))
         block = []
         for i, frame in enumerate(iio.imiter(video, plugin="pyav")):
             if self.limit is not None and i >= self.limit:

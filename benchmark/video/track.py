@@ -13,10 +13,11 @@ with the video's length; only the ``(n_frames, k, 3)`` predictions are kept. Res
   temporal metrics, accuracy against the ground truth (over all frames, and over the frames
   the model never trained on: ``groundtruth.unseen``), and the files above.
 
-A predictor with a ``predict_video`` method (DeepLabCut's ``video_inference``, sleap-nn's
-``predict_streaming``) reads the video itself, as the framework's own video analysis does;
-its predictions are drawn on the frames kpbench decodes alongside. Otherwise kpbench decodes
-the chunks and passes them to ``predict_images`` (or, failing that, as PNG files).
+A predictor with a ``predict_video`` method (DeepLabCut's ``VideoIterator`` into its inference
+runner, sleap-nn's ``predict_streaming``) reads the video itself, as the framework's own video
+analysis does; its predictions are drawn on the frames kpbench decodes alongside. Otherwise
+kpbench decodes the chunks and passes them to ``predict_images`` (or, failing that, as PNG
+files).
 """
 
 from __future__ import annotations

@@ -77,8 +77,9 @@ def test_report_names_both_frameworks(framework_run):
 @pytest.mark.integration
 @pytest.mark.parametrize("adapter", ["deeplabcut", "sleap"])
 def test_framework_tracks_the_video_with_its_own_video_inference(framework_run, adapter):
-    """DLC's video_inference and sleap-nn's predict_streaming read the video themselves; they
-    give the same points as the model run on the frames kpbench decodes."""
+    """DeepLabCut (its VideoIterator and inference runner) and sleap-nn (predict_streaming)
+    read the video themselves; they give the same points as the model run on the frames
+    kpbench decodes."""
     from benchmark.registry import load_class
 
     run_dir = framework_run / "run"
