@@ -38,7 +38,7 @@ def dpk_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("dpk")
     ds = make_blob_dataset(root / "blobs", n_frames=30, seed=3)
     project = write_dlc_project(ds, root / "project")
-    write_video(ds, project / "videos" / "blobs.mp4")
+    write_video(ds, root / "project" / "videos" / "blobs.mp4")
     config = RunConfig(
         name="dpk",
         datasets=(DatasetSpec("blobs", str(project)),),
