@@ -304,7 +304,7 @@ class SleapPredictor:
         self, video: str | Path, keypoints: Sequence[str] | None = None
     ) -> Iterator[np.ndarray]:
         """Every frame of ``video`` through sleap-nn's own video reader and streaming
-        inference (``Predictor.predict_streaming``, as ``sleap-nn track`` runs it).
+        inference (``Predictor.predict_streaming``).
 
         Yields:
             ``(m, k, 3)`` blocks of consecutive frames from frame 0, one per batch.
