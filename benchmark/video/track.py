@@ -344,7 +344,8 @@ def track_video(
     video = Path(video)
     info = video_info(video)
     model = find_model(run_dir, adapter, dataset)
-    python = _own_environment(load_class(model.adapter_name))
+    adapter_cls = load_class(model.adapter_name)
+    python = _own_environment(adapter_cls)
     if python is not None:
         options = {"out": out, "csv": csv, "chunk_size": chunk_size, "min_score": min_score}
         return _track_in(python, run_dir, model, video, threads, progress, options)
@@ -359,7 +360,7 @@ def track_video(
     scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=folder))
     try:
         t0 = time.perf_counter()
-        predictor = load_class(model.adapter_name)().load(model.model_dir, scratch)
+        predictor = adapter_cls().load(model.model_dir, scratch)
         load_s = time.perf_counter() - t0
         if min_score is None:
             min_score = score_cutoff(predictor)
