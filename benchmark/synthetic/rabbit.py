@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from benchmark.synthetic.render import (
+    Camera,
     Part,
-    camera,
     compose,
     fur_texture,
     inside,
@@ -180,7 +180,7 @@ def frames(
     w, h = size
     background, fg, fg_alpha, ground, sc = _scene(size, rng)
     k = 1.45 * sc
-    lighting = vignette(size, (0.45 * w, 0.35 * h), 0.9)
+    cam = Camera(rng, vignette(size, (0.45 * w, 0.35 * h), 0.9), noise=0.014, blur=0.5 * sc)
     xs, yaws, phases, rests = _plan(n, rng, 0.1 * w, 0.9 * w, 40 * k)
     ear_wiggle = ou_series(rng, n, 15, 0.14)
     ear_spread = ou_series(rng, n, 25, 0.08)
@@ -346,7 +346,7 @@ def frames(
         frame = compose(bg, parts, light, 0.4, None, motion=((xs[t] - prev_x) * 0.5, 0.0))
         prev_x = xs[t]
         scene = frame.image * (1 - fg_alpha[..., None]) + fg
-        image = camera(scene, lighting, rng, noise=0.014, blur=0.5 * sc)
+        image = cam(scene)
 
         ear_xy, ear_d = place(ear_near, 3.0)
         kp = {

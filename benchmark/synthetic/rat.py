@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from benchmark.synthetic.render import (
+    Camera,
     Part,
     at_fraction,
-    camera,
     compose,
     fur_texture,
     inside,
@@ -157,6 +157,7 @@ def frames(
     sc = min(w / 320, h / 240)
     background, floor = _arena(size, rng)
     lighting = vignette(size, (0.47 * w, 0.5 * h), 2.6) * 1.05
+    cam = Camera(rng, lighting, noise=0.022, blur=0.55 * sc)
     body_tex = fur_texture(rng, 200, streak=4.0) * 0.07
     tail_tex = fur_texture(rng, 200, streak=0.6) * 0.05
     pre = 120
@@ -234,7 +235,7 @@ def frames(
             light,
             body_tex,
             tail_tex,
-            rng,
+            cam,
         )
 
 
@@ -255,7 +256,7 @@ def _draw(
     light,
     body_tex,
     tail_tex,
-    rng,
+    cam,
 ) -> tuple[np.ndarray, np.ndarray]:
     hd = unit(heading + yaw)
     snout = pos + hd * HEAD_LEN * sc
@@ -331,7 +332,7 @@ def _draw(
         shadow=(1.5 * sc, 2.0 * sc, 2.5 * sc, 0.35),
         motion=tuple(motion),
     )
-    image = camera(frame.image, lighting, rng, noise=0.022, blur=0.55 * sc)
+    image = cam(frame.image)
 
     def z_body(f: float) -> float:
         return float(np.interp(f, _PROFILE_F, _PROFILE_R) * sc)

@@ -346,47 +346,49 @@ def vignette(size: tuple[int, int], center: tuple[float, float], falloff: float)
     return (1.0 / (1.0 + falloff * r2) ** 2)[..., None]
 
 
-def camera(
-    image: np.ndarray,
-    lighting: np.ndarray,
-    rng: np.random.Generator,
-    noise: float,
-    blur: float = 0.6,
-    gray: bool = False,
-) -> np.ndarray:
-    """Turn a scene (albedo x shading) into a camera frame: light, defocus, noise, 8 bits.
+@dataclass
+class Camera:
+    """One video's camera: turns a scene (albedo x shading) into 8-bit frames.
 
-    Returns:
-        ``(H, W, 3)`` uint8 RGB (three equal channels when ``gray``).
+    Light, defocus, then noise. Shot noise grows with brightness, read noise is constant.
+    The noise comes from one ``(2h, 2w, c)`` Gaussian field per video, drawn from ``rng``
+    at the first frame and cut at a random offset every frame: much cheaper than fresh
+    samples, and it belongs to this camera alone, so equal seeds give equal videos.
+
+    Attributes:
+        rng: The video's random generator.
+        lighting: Illumination map multiplied into every scene (``(H, W, 1)``).
+        noise: Noise scale: its standard deviation is ``noise * (0.5 + 0.7 * brightness)``.
+        blur: Defocus blur sigma in pixels (0 = none).
     """
-    img = image * lighting
-    if blur > 0:
-        img = cv2.GaussianBlur(img, (0, 0), blur)
-        if img.ndim == 2:
-            img = img[..., None]
-    # Shot noise grows with brightness, read noise is constant. The noise comes from a bank
-    # cut at a random offset: much cheaper than fresh Gaussian samples every frame.
-    h, w, c = img.shape
-    bank = _noise_bank(rng, h, w, c)
-    oy, ox = rng.integers(0, h), rng.integers(0, w)
-    sign = 1.0 if rng.random() < 0.5 else -1.0
-    img = img + (sign * noise) * (0.5 + 0.7 * img) * bank[oy : oy + h, ox : ox + w]
-    out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    if out.shape[-1] == 1:
-        out = np.repeat(out, 3, axis=-1)
-    return out
 
+    rng: np.random.Generator
+    lighting: np.ndarray
+    noise: float
+    blur: float = 0.6
+    _bank: np.ndarray | None = field(default=None, init=False, repr=False)
 
-_BANKS: dict[tuple, np.ndarray] = {}
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Shoot one frame of a scene.
 
-
-def _noise_bank(rng: np.random.Generator, h: int, w: int, c: int) -> np.ndarray:
-    """A ``(2h, 2w, c)`` field of unit Gaussian noise; drawn from ``rng`` once per size."""
-    key = (id(rng), h, w, c)
-    if key not in _BANKS:
-        _BANKS.clear()  # one generator at a time: keeps memory bounded
-        _BANKS[key] = rng.standard_normal((2 * h, 2 * w, c), dtype=np.float32)
-    return _BANKS[key]
+        Returns:
+            ``(H, W, 3)`` uint8 RGB (three equal channels for a grey scene).
+        """
+        img = image * self.lighting
+        if self.blur > 0:
+            img = cv2.GaussianBlur(img, (0, 0), self.blur)
+            if img.ndim == 2:
+                img = img[..., None]
+        h, w, c = img.shape
+        if self._bank is None:
+            self._bank = self.rng.standard_normal((2 * h, 2 * w, c), dtype=np.float32)
+        oy, ox = self.rng.integers(0, h), self.rng.integers(0, w)
+        sign = 1.0 if self.rng.random() < 0.5 else -1.0
+        img = img + (sign * self.noise) * (0.5 + 0.7 * img) * self._bank[oy : oy + h, ox : ox + w]
+        out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        if out.shape[-1] == 1:
+            out = np.repeat(out, 3, axis=-1)
+        return out
 
 
 def ou_series(
