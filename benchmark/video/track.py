@@ -148,15 +148,13 @@ def frame_predictor(predictor: Any, skeleton: Skeleton, scratch: Path) -> FrameP
     :class:`Dataset` (every adapter can do that).
     """
     k = len(skeleton.keypoints)
-
-    def checked(pred: np.ndarray, n: int) -> np.ndarray:
-        return _checked(pred, n, k)
-
     direct = getattr(predictor, "predict_images", None)
     if direct is not None:
         if "keypoints" in inspect.signature(direct).parameters:  # DeepLabCut's predictor
-            return lambda images: checked(direct(images, keypoints=skeleton.keypoints), len(images))
-        return lambda images: checked(direct(images), len(images))
+            return lambda images: _checked(
+                direct(images, keypoints=skeleton.keypoints), len(images), k
+            )
+        return lambda images: _checked(direct(images), len(images), k)
 
     def via_files(images: Sequence[np.ndarray]) -> np.ndarray:
         names = [f"frame{i:06d}.png" for i in range(len(images))]
@@ -170,7 +168,7 @@ def frame_predictor(predictor: Any, skeleton: Skeleton, scratch: Path) -> FrameP
             points=np.full((len(names), k, 2), np.nan),
             format="video",
         )
-        return checked(predictor(frames), len(images))
+        return _checked(predictor(frames), len(images), k)
 
     return via_files
 
