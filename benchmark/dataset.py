@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -168,6 +169,13 @@ class Dataset:
 
         return [image_size(p) for p in self.image_paths]
 
+    def image_size_counts(self) -> list[tuple[tuple[int, int], int]]:
+        """Each distinct ``(width, height)`` with its number of frames, most frames first.
+
+        Sizes with equally many frames keep the order of their first frame.
+        """
+        return Counter(self.image_sizes()).most_common()
+
     def image_size(self) -> tuple[int, int] | None:
         """The common ``(width, height)`` of all frames, or None when sizes differ."""
         sizes = set(self.image_sizes())
@@ -212,8 +220,13 @@ class Dataset:
         return h.hexdigest()
 
     def summary(self) -> dict:
-        """The facts ``kpbench info`` prints."""
-        size = self.image_size()
+        """The facts ``kpbench info`` prints.
+
+        ``image_size`` is the common ``[width, height]`` (None when sizes differ);
+        ``image_sizes`` lists every size as ``{"size": [w, h], "frames": n}``, most frames first.
+        """
+        counts = self.image_size_counts()
+        size = counts[0][0] if len(counts) == 1 else None
         return {
             "name": self.name,
             "format": self.format,
@@ -222,6 +235,7 @@ class Dataset:
             "n_labeled": self.n_labeled,
             "n_missing": self.n_missing,
             "image_size": list(size) if size else None,
+            "image_sizes": [{"size": list(wh), "frames": n} for wh, n in counts],
             "species": self.meta.get("species"),
             "synthetic": bool(self.meta.get("synthetic", False)),
         }

@@ -14,6 +14,7 @@ import datetime
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,6 +277,103 @@ def _project_label_files(root: Path, scorer: str | None) -> list[Path]:
     return files
 
 
+def _warn_bodyparts_differ(config: Path, cfg: dict, table: LabelTable) -> None:
+    """Warn when ``config.yaml`` lists other bodyparts (or another order) than the labels.
+
+    DeepLabCut does not refuse this: its ``create_training_dataset`` reindexes the labels to
+    the config's list, dropping labelled bodyparts the config lacks and adding empty ones.
+    kpbench keeps what was labelled: the label file's keypoints, in its order.
+    """
+    listed = cfg.get("bodyparts")
+    if not isinstance(listed, list) or not listed:
+        return
+    listed = [str(b) for b in listed]
+    labelled = list(table.keypoints)
+    if listed == labelled:
+        return
+    unlabelled = [b for b in listed if b not in labelled]
+    unlisted = [k for k in labelled if k not in listed]
+    if unlabelled or unlisted:
+        parts = []
+        if unlisted:
+            parts.append(f"not in config: {', '.join(unlisted)}")
+        if unlabelled:
+            parts.append(f"not in the labels: {', '.join(unlabelled)}")
+        what = "; ".join(parts)
+    else:
+        what = "same names, other order"
+    warnings.warn(
+        f"{config}: bodyparts {listed} differ from the keypoints {labelled} of {table.file} "
+        f"({what}); kpbench uses the label file's keypoints, in its order (DeepLabCut would "
+        "train on the config's list): make config.yaml list them",
+        stacklevel=3,
+    )
+
+
+def _label_difference(h5: LabelTable, csv: LabelTable) -> str | None:
+    """How the labels of an h5 file and its CSV twin differ, in words; None when they agree.
+
+    Rows are matched by frame id; values agree within 1e-4 px, and a point is unlabelled
+    where either coordinate is NaN (as in :class:`Dataset`).
+    """
+    if h5.keypoints != csv.keypoints:
+        return f"keypoints {list(h5.keypoints)} in the h5, {list(csv.keypoints)} in the CSV"
+    parts = []
+    folder = h5.file.parent.name
+    rows_h5 = {_frame_id(p, folder): i for i, p in enumerate(h5.paths)}
+    rows_csv = {_frame_id(p, folder): i for i, p in enumerate(csv.paths)}
+    for label, a, b in (("h5", rows_h5, rows_csv), ("CSV", rows_csv, rows_h5)):
+        only = [p for p in a if p not in b]
+        if only:
+            parts.append(f"{len(only)} row(s) only in the {label}, e.g. {only[0]!r}")
+    common = [p for p in rows_h5 if p in rows_csv]
+    a = h5.points[[rows_h5[p] for p in common]]
+    b = csv.points[[rows_csv[p] for p in common]]
+    unlabelled_a, unlabelled_b = np.isnan(a).any(-1), np.isnan(b).any(-1)
+    close = np.isclose(a, b, rtol=0.0, atol=1e-4).all(-1)
+    differ = (unlabelled_a != unlabelled_b) | (~unlabelled_a & ~unlabelled_b & ~close)
+    if differ.any():
+        i, j = (int(v) for v in np.argwhere(differ)[0])
+        parts.append(
+            f"{int(differ.sum())} label(s) differ, e.g. {common[i]!r} {h5.keypoints[j]!r}: "
+            f"h5 {_xy(a[i, j])}, CSV {_xy(b[i, j])}"
+        )
+    return "; ".join(parts) or None
+
+
+def _xy(point: np.ndarray) -> str:
+    return "unlabelled" if np.isnan(point).any() else f"({point[0]:.1f}, {point[1]:.1f})"
+
+
+def _warn_stale_h5(config: Path, tables: Sequence[LabelTable]) -> None:
+    """Warn once when a label h5 and its CSV twin hold different labels.
+
+    DeepLabCut trains on the h5 (the CSV is its human-readable copy), so kpbench reads the
+    h5 too; a CSV edited by hand and never converted is the usual cause.
+    """
+    stale = []
+    for table in tables:
+        twin = table.file.with_suffix(".csv")
+        if table.file.suffix.lower() not in (".h5", ".hdf5") or not twin.is_file():
+            continue
+        try:
+            problem = _label_difference(table, read_label_csv(twin))
+        except InputError as exc:
+            problem = f"the CSV is unreadable: {exc.problem}"
+        if problem:
+            stale.append((table.file, twin, problem))
+    if not stale:
+        return
+    h5, twin, problem = stale[0]
+    more = f" (and {len(stale) - 1} more folder(s) like it)" if len(stale) > 1 else ""
+    warnings.warn(
+        f"{h5}: disagrees with its CSV twin {twin.name} ({problem}){more}; kpbench reads the h5, "
+        "as DeepLabCut does; if the CSV holds your latest edits, run "
+        f"deeplabcut.convertcsv2h5({str(config)!r}, userfeedback=False)",
+        stacklevel=3,
+    )
+
+
 def _frame_id(path: str, folder: str) -> str:
     """Frame id relative to the project root for a row path of a file in ``folder``."""
     if "labeled-data/" in path:
@@ -310,6 +408,10 @@ def read_dlc_project(path: Path, *, name: str | None = None) -> tuple[Dataset, t
     Raises:
         InputError: No label files, bad tables, keypoints differ between files, or a frame
             is labelled twice.
+
+    Warns:
+        UserWarning: ``config.yaml`` lists other bodyparts than the labels (the labels' are
+            used), or a label h5 disagrees with its CSV twin (the h5 is used).
     """
     path = Path(path)
     config = path if path.is_file() else path / "config.yaml"
@@ -341,6 +443,8 @@ def read_dlc_project(path: Path, *, name: str | None = None) -> tuple[Dataset, t
             seen[fid] = t.file
             ids.append(fid)
             origins.append(t.file)
+    _warn_bodyparts_differ(root / config.name, cfg, first)
+    _warn_stale_h5(root / config.name, tables)
     edges = [
         tuple(e) for e in cfg.get("skeleton") or [] if isinstance(e, list | tuple) and len(e) == 2
     ]

@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from benchmark.dataset import Dataset
 from benchmark.errors import InputError
+from benchmark.images import open_image
 
 # A label may sit this far (fraction of width/height) outside the image before it is an error;
 # annotators legitimately click a little past the border.
 OUTSIDE_TOLERANCE = 0.10
+# An image whose area exceeds this many times the median frame's is reported: one 8000x8000
+# frame among 640x480 ones made an epoch take 235 s instead of about 1 s.
+OVERSIZE_FACTOR = 4.0
 
 
 def resolve_missing_images(
@@ -66,13 +70,12 @@ def check_image(path: Path) -> tuple[int, int]:
     """Open and verify an image file; return its ``(width, height)``.
 
     Raises:
-        InputError: The file is missing, not an image, or truncated/corrupt.
+        InputError: The file is missing, not an image, truncated/corrupt, or larger than
+            :data:`benchmark.images.MAX_IMAGE_PIXELS`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "image file not found")
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             size = (int(im.width), int(im.height))
             im.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -101,8 +104,32 @@ def check_label_bounds(
         )
 
 
+def warn_oversized_images(ds: Dataset, sizes: Sequence[tuple[int, int]]) -> None:
+    """Warn (one line) when images are far larger than the typical frame.
+
+    The typical frame is the one of median area; an image is far larger when its area exceeds
+    :data:`OVERSIZE_FACTOR` times that.
+    """
+    areas = np.array([w * h for w, h in sizes], dtype=np.float64)
+    tw, th = sizes[int(np.argsort(areas, kind="stable")[(len(areas) - 1) // 2])]
+    big = [i for i, a in enumerate(areas) if a > OVERSIZE_FACTOR * tw * th]
+    if not big:
+        return
+    i = max(big, key=lambda k: areas[k])
+    w, h = sizes[i]
+    more = f" (and {len(big) - 1} more image(s) over {OVERSIZE_FACTOR:g}x)" if len(big) > 1 else ""
+    warnings.warn(
+        f"{ds.image_paths[i]}: image is {w}x{h} px, {areas[i] / (tw * th):.0f}x the area of the "
+        f"typical {tw}x{th} frame{more}; at full size it slows every epoch and takes memory: "
+        "resize it to match, or drop its frame",
+        stacklevel=2,
+    )
+
+
 def validate_dataset(ds: Dataset, origins: Sequence[Path] | None = None) -> None:
     """Check every image exists and decodes, and every label lies on (or near) its image.
+
+    Warns when some images are far larger than the typical frame.
 
     Args:
         ds: The dataset to check.
@@ -115,12 +142,15 @@ def validate_dataset(ds: Dataset, origins: Sequence[Path] | None = None) -> None
         origins = [ds.source or Path(ds.name)] * ds.n_frames
     sizes = [check_image(p) for p in ds.image_paths]
     check_label_bounds(ds, sizes, origins)
+    warn_oversized_images(ds, sizes)
 
 
 __all__ = [
     "OUTSIDE_TOLERANCE",
+    "OVERSIZE_FACTOR",
     "check_image",
     "check_label_bounds",
     "resolve_missing_images",
     "validate_dataset",
+    "warn_oversized_images",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -173,8 +175,9 @@ def test_h5_only(dlc_project):
 def test_h5_preferred_over_csv(dlc_project):
     project, ds = dlc_project
     csv = project / "labeled-data/vid1/CollectedData_kp.csv"
-    csv.write_text(csv.read_text().replace(",", ";"))  # a broken csv is never read
-    assert_same_labels(ds, read_dataset(project))
+    csv.write_text(csv.read_text().replace(",", ";"))  # a broken csv is not used
+    with pytest.warns(UserWarning, match="CSV is unreadable.*reads the h5"):
+        assert_same_labels(ds, read_dataset(project))
 
 
 def test_h5_with_another_key(dlc_project):
@@ -302,6 +305,112 @@ def test_write_dlc_labels_returns_folders(tmp_path, small_dataset):
     assert list(out) == ["vid1", "vid2"]
     assert out["vid2"] == list(small_dataset.frame_ids[5:])
     assert not (tmp_path / "p" / "config.yaml").exists()
+
+
+# ----- what the reader must not do silently -----
+
+
+def test_consistent_project_reads_without_warnings(dlc_project):
+    project, ds = dlc_project
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same_labels(ds, read_dataset(project))
+
+
+def _set_bodyparts(project: Path, bodyparts: list[str]) -> Path:
+    config = project / "config.yaml"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["bodyparts"] = bodyparts
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return config
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda kps: [*kps[:-1], "tail"], r"not in config: tail_base; not in the labels: tail"),
+        (lambda kps: kps[::-1], r"same names, other order"),
+        (lambda kps: [*kps, "paw"], r"\(not in the labels: paw\)"),
+    ],
+    ids=["renamed", "reordered", "extra"],
+)
+def test_config_bodyparts_differing_from_labels_warn(dlc_project, change, expected):
+    project, ds = dlc_project
+    assert ds.keypoints[-1] == "tail_base"
+    config = _set_bodyparts(project, change(list(ds.keypoints)))
+    with pytest.warns(UserWarning) as record:
+        back = read_dataset(project)
+    [w] = [w for w in record if "bodyparts" in str(w.message)]
+    message = str(w.message)
+    assert message.startswith(f"{config}: bodyparts ")
+    assert str(project / "labeled-data/vid1/CollectedData_kp.h5") in message
+    assert re.search(expected, message)
+    assert "uses the label file's keypoints, in its order" in message
+    assert "\n" not in message
+    assert back.keypoints == ds.keypoints  # the labels' names, in the labels' order
+    assert_same_labels(ds, back)
+
+
+def _edit_csv_cell(csv: Path, row: int, column: int, value: str) -> None:
+    """Overwrite one body cell of a DeepLabCut CSV (3 header rows, 3 index columns)."""
+    lines = csv.read_text().splitlines()
+    cells = lines[3 + row].split(",")
+    cells[3 + column] = value
+    lines[3 + row] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n")
+
+
+def test_csv_edited_after_its_h5_warns_and_h5_is_used(dlc_project):
+    project, ds = dlc_project
+    csv = project / "labeled-data/vid2/CollectedData_kp.csv"
+    h5 = csv.with_suffix(".h5")
+    j = int(np.flatnonzero(ds.labeled[5])[0])  # a labelled keypoint of vid2's first frame
+    _edit_csv_cell(csv, 0, 2 * j, "12.5")
+    with pytest.warns(UserWarning) as record:
+        back = read_dataset(project)
+    [w] = [w for w in record if "CSV twin" in str(w.message)]
+    message = str(w.message)
+    assert message.startswith(f"{h5}: disagrees with its CSV twin {csv.name} ")
+    assert f"1 label(s) differ, e.g. 'labeled-data/vid2/img0000.png' {ds.keypoints[j]!r}" in message
+    assert "kpbench reads the h5, as DeepLabCut does" in message
+    assert f"deeplabcut.convertcsv2h5({str(project / 'config.yaml')!r}" in message
+    assert "\n" not in message
+    assert_same_labels(ds, back)  # the h5's labels
+
+
+def test_csv_with_an_extra_or_cleared_label_warns(dlc_project):
+    project, ds = dlc_project
+    csv = project / "labeled-data/vid1/CollectedData_kp.csv"
+    i, j = (int(v) for v in np.argwhere(~ds.labeled[:5])[0])  # an unlabelled point of vid1
+    _edit_csv_cell(csv, i, 2 * j, "3.0")
+    _edit_csv_cell(csv, i, 2 * j + 1, "4.0")
+    with pytest.warns(UserWarning, match=r"h5 unlabelled, CSV \(3\.0, 4\.0\)"):
+        read_dataset(project)
+
+
+def test_csv_with_rows_the_h5_lacks_warns_once(dlc_project):
+    project, _ = dlc_project
+    for csv in project.glob("labeled-data/*/CollectedData_kp.csv"):
+        lines = csv.read_text().splitlines()
+        csv.write_text("\n".join(lines[:-1]) + "\n")  # drop the last row from each CSV
+    with pytest.warns(UserWarning) as record:
+        read_dataset(project)
+    stale = [str(w.message) for w in record if "CSV twin" in str(w.message)]
+    assert len(stale) == 1
+    assert "1 row(s) only in the h5, e.g. 'labeled-data/vid1/img0004.png'" in stale[0]
+    assert "(and 1 more folder(s) like it)" in stale[0]
+
+
+def test_csv_rounding_noise_or_half_label_is_not_a_disagreement(dlc_project):
+    project, ds = dlc_project
+    csv = project / "labeled-data/vid1/CollectedData_kp.csv"
+    j = int(np.flatnonzero(ds.labeled[0])[0])
+    _edit_csv_cell(csv, 0, 2 * j, f"{ds.points[0, j, 0] + 1e-6:.9f}")
+    i, k = (int(v) for v in np.argwhere(~ds.labeled[:5])[0])
+    _edit_csv_cell(csv, i, 2 * k, "3.0")  # x without y: unlabelled in either file
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_dataset(project)
 
 
 # ----- the real open-field mouse project -----

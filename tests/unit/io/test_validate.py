@@ -189,6 +189,7 @@ def test_labels_far_outside_the_image(dlc_project):
     df = pd.read_hdf(h5)
     df.iloc[3, 2] = 40 * 1.25  # left_ear x of img0003, image is 40 px wide
     df.to_hdf(h5, key="df_with_missing", mode="w")
+    df.to_csv(h5.with_suffix(".csv"))  # keep the CSV twin in step
     with pytest.raises(InputError, match="far outside") as err:
         read_dataset(project)
     assert err.value.path == h5
@@ -202,6 +203,7 @@ def test_labels_slightly_outside_are_accepted(dlc_project):
     df = pd.read_hdf(h5)
     df.iloc[3, 2], df.iloc[3, 3] = -3.0, 32 * 1.05
     df.to_hdf(h5, key="df_with_missing", mode="w")
+    df.to_csv(h5.with_suffix(".csv"))  # keep the CSV twin in step
     ds = read_dataset(project)
     assert ds.points[3, 1, 0] == -3.0
 
@@ -212,6 +214,7 @@ def test_infinite_label(dlc_project):
     df = pd.read_hdf(h5)
     df.iloc[0, 0], df.iloc[0, 1] = np.inf, 3.0
     df.to_hdf(h5, key="df_with_missing", mode="w")
+    df.to_csv(h5.with_suffix(".csv"))  # keep the CSV twin in step
     with pytest.raises(InputError, match="infinite"):
         read_dataset(project)
 
