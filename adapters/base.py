@@ -8,7 +8,6 @@ harness does all three, identically for every framework.
 from __future__ import annotations
 
 import abc
-import difflib
 import importlib.metadata
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,7 +15,10 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from adapters.options import ConfigError, Rule, check_options
 from benchmark.dataset import Dataset
+
+__all__ = ["Adapter", "ConfigError", "Predictor", "ProgressHook", "check_predictions"]
 
 ProgressHook = Callable[[dict[str, Any]], None]
 
@@ -33,15 +35,13 @@ class Predictor(Protocol):
     def __call__(self, frames: Dataset) -> np.ndarray: ...
 
 
-class ConfigError(ValueError):
-    """An adapter's configuration has unknown keys or invalid values."""
-
-
 class Adapter(abc.ABC):
     """Base class for framework adapters.
 
     Subclasses set ``name``, ``framework`` (the distribution whose version is reported, or
-    None for our own networks) and ``default_config``, and implement ``train`` and ``load``.
+    None for our own networks), ``default_config`` (every option and its default) and, for
+    options whose default's type says too little, ``option_rules`` (see
+    :mod:`adapters.options`), and implement ``train`` and ``load``.
 
     Attributes:
         progress: Called with ``{"epoch": e, "epochs": n, ...}`` as training advances; the
@@ -51,6 +51,8 @@ class Adapter(abc.ABC):
     name: ClassVar[str]
     framework: ClassVar[str | None] = None
     default_config: ClassVar[Mapping[str, Any]] = {}
+    #: What an option accepts beyond its default's type (ranges, choices, null).
+    option_rules: ClassVar[Mapping[str, Rule]] = {}
     #: Same seed and data give the same predictions (checked by the conformance suite).
     deterministic: ClassVar[bool] = False
     #: Name of the adapter's own environment (``benchmark.envs``), built from the
@@ -84,18 +86,12 @@ class Adapter(abc.ABC):
 
     @classmethod
     def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Defaults overlaid with ``config``; unknown keys are an error with a suggestion."""
-        config = dict(config or {})
-        unknown = [k for k in config if k not in cls.default_config]
-        if unknown:
-            key = unknown[0]
-            close = difflib.get_close_matches(key, list(cls.default_config), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            known = ", ".join(sorted(cls.default_config))
-            raise ConfigError(
-                f"adapter {cls.name!r}: unknown option {key!r}{hint}; known options: {known}"
-            )
-        return {**cls.default_config, **config}
+        """Defaults overlaid with ``config``, every value checked.
+
+        Raises:
+            ConfigError: An unknown option (with a did-you-mean) or a value out of range.
+        """
+        return check_options(cls.name, cls.default_config, cls.option_rules, config)
 
     # ----- the protocol -----
     @abc.abstractmethod

@@ -56,12 +56,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import yaml
 
 from adapters.base import Adapter, ConfigError, Predictor
+from adapters.options import POSITIVE_INT, POSITIVE_INT_OR_NULL, Either, OneOf, Pair, Rule
 from benchmark.dataset import Dataset
 from benchmark.paths import atomic_write_text
 
@@ -107,31 +108,15 @@ class DeepLabCutAdapter(Adapter):
         "pytorch_cfg_updates": {},
     }
 
-    @classmethod
-    def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Defaults overlaid with ``config``, with values checked."""
-        cfg = super().resolve_config(config)
-        for key in ("epochs", "batch_size", "save_epochs", "predict_batch_size"):
-            value = cfg[key]
-            if value is not None and (type(value) is not int or value < 1):
-                raise ConfigError(f"adapter 'deeplabcut': {key} must be a positive integer")
-        if cfg["pretrained"] not in ("auto", True, False):
-            raise ConfigError("adapter 'deeplabcut': pretrained must be auto, true or false")
-        if cfg["images"] not in ("symlink", "copy"):
-            raise ConfigError("adapter 'deeplabcut': images must be symlink or copy")
-        crop = cfg["train_crop"]
-        if not (
-            crop in ("auto", "dlc", "none")
-            or (
-                isinstance(crop, Sequence)
-                and len(crop) == 2
-                and all(isinstance(v, int) and v > 0 for v in crop)
-            )
-        ):
-            raise ConfigError("adapter 'deeplabcut': train_crop must be auto, dlc, none or [w, h]")
-        if not isinstance(cfg["pytorch_cfg_updates"], Mapping):
-            raise ConfigError("adapter 'deeplabcut': pytorch_cfg_updates must be a mapping")
-        return cfg
+    option_rules: ClassVar[Mapping[str, Rule]] = {
+        "epochs": POSITIVE_INT_OR_NULL,
+        "batch_size": POSITIVE_INT_OR_NULL,
+        "save_epochs": POSITIVE_INT_OR_NULL,
+        "train_crop": Either((OneOf(("auto", "dlc", "none")), Pair(POSITIVE_INT))),
+        "pretrained": OneOf(("auto", True, False)),
+        "images": OneOf(("symlink", "copy")),
+        "predict_batch_size": POSITIVE_INT,
+    }
 
     # ----- training -----
     def train(

@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, ConfigError, Predictor
+from adapters.base import Adapter, Predictor
+from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.paths import atomic_write_text
 
@@ -55,16 +56,24 @@ class DeepPoseKitAdapter(Adapter):
         "backbone": "resnet50",  # DeepLabCut; always weights=None (no download)
         "threshold": 0.0,  # confidence below which a keypoint is "not detected" (NaN)
     }
+    option_rules: ClassVar[dict[str, Rule]] = {
+        "model": OneOf(MODELS),
+        "epochs": POSITIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "learning_rate": POSITIVE,
+        "max_size": Number(integer=True, min=SIZE_MULTIPLE),
+        "downsample_factor": Number(integer=True, min=0, max=5),
+        "sigma": POSITIVE,
+        "n_stacks": POSITIVE_INT,
+        "growth_rate": POSITIVE_INT,
+        "filters": POSITIVE_INT,
+        "threshold": FRACTION,
+    }
 
     @classmethod
     def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Defaults overlaid with ``config``; checks the model name."""
+        """Defaults overlaid with ``config``, checked; LEAP gets ``downsample_factor`` 0."""
         resolved = super().resolve_config(config)
-        if resolved["model"] not in MODELS:
-            raise ConfigError(
-                f"adapter 'deepposekit': unknown model {resolved['model']!r}; "
-                f"known: {', '.join(MODELS)}"
-            )
         if resolved["model"] == "LEAP":
             # LEAP's decoder upsamples back to the input size: its maps have no downsampling.
             resolved["downsample_factor"] = 0

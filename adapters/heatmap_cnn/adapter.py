@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from adapters.torch_common import COMMON_DEFAULTS, TorchNetAdapter
+from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, OneOf, Rule
+from adapters.torch_common import COMMON_DEFAULTS, COMMON_RULES, TorchNetAdapter
 
 
 class HeatmapAdapter(TorchNetAdapter):
@@ -19,4 +20,12 @@ class HeatmapAdapter(TorchNetAdapter):
         "sigma": 3.0,  # Gaussian target radius in network-input pixels
         "threshold": 0.2,  # peak value below which a keypoint is "not detected" (NaN)
         "loss": "bce",  # per-pixel sigmoid cross-entropy ("bce") or squared error ("mse")
+    }
+    option_rules: ClassVar[dict[str, Rule]] = {
+        **COMMON_RULES,
+        "width": POSITIVE_INT,
+        "output_stride": OneOf((2, 4)),
+        "sigma": POSITIVE,
+        "threshold": FRACTION,
+        "loss": OneOf(("bce", "mse")),
     }

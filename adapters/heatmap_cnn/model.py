@@ -21,8 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adapters.base import ConfigError
-
 
 def conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     """3x3 convolution, batch norm, ReLU."""
@@ -79,17 +77,8 @@ class HeatmapNet(nn.Module):
 
 
 def build(config: Mapping[str, Any], n_keypoints: int) -> nn.Module:
-    """The network for ``config`` (``width``, ``output_stride``).
-
-    Raises:
-        ConfigError: ``loss`` or ``output_stride`` has a value this network does not know.
-    """
-    if config["loss"] not in ("bce", "mse"):
-        raise ConfigError(f"adapter 'heatmap': loss must be 'bce' or 'mse', not {config['loss']!r}")
-    if int(config["output_stride"]) not in (2, 4):
-        raise ConfigError(
-            f"adapter 'heatmap': output_stride must be 2 or 4, not {config['output_stride']!r}"
-        )
+    """The network for ``config`` (``width``, ``output_stride``; checked by the adapter's
+    ``option_rules``)."""
     return HeatmapNet(n_keypoints, int(config["width"]), int(config["output_stride"]))
 
 

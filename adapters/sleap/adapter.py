@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from adapters.base import Adapter, ConfigError
+from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Pair, Rule
 from benchmark.dataset import Dataset
 from benchmark.paths import atomic_write_text
 
@@ -75,6 +76,7 @@ NOTES = "kpbench_notes.json"
 DATA_DIR = "sleap_data"
 MODEL_DIR = "sleap_model"
 BACKBONES = ("unet", "convnext", "swint")
+POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64)
 # torchvision ImageNet weights sleap-nn loads for each backbone (tiny variants).
 IMAGENET_WEIGHTS = {"convnext": "ConvNeXt_Tiny_Weights", "swint": "Swin_T_Weights"}
 # Without val frames, sleap-nn validates on this many train frames (a full pass over the
@@ -136,43 +138,32 @@ class SleapAdapter(Adapter):
         "predict_batch_size": 8,
     }
 
+    option_rules: ClassVar[Mapping[str, Rule]] = {
+        "backbone": OneOf(BACKBONES),
+        "filters": POSITIVE_INT,
+        "filters_rate": POSITIVE,
+        "max_stride": OneOf(POWERS_OF_TWO),
+        "output_stride": OneOf(POWERS_OF_TWO),
+        "sigma": POSITIVE,
+        "input_scale": POSITIVE,
+        "epochs": POSITIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "learning_rate": POSITIVE,
+        "min_steps_per_epoch": POSITIVE_INT,
+        "rotation": Number(min=0, max=180),
+        "scale": Pair(POSITIVE, ordered=True, nullable=True),
+        "peak_threshold": Number(min=0, below=1),
+        "pretrained": OneOf(("auto", True, False)),
+        "device": OneOf(("cpu", "auto", "cuda")),
+        "predict_batch_size": POSITIVE_INT,
+    }
+
     @classmethod
     def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Defaults overlaid with ``config``, with values checked."""
+        """Defaults overlaid with ``config``, checked, strides consistent."""
         cfg = super().resolve_config(config)
-
-        def fail(problem: str) -> ConfigError:
-            return ConfigError(f"adapter 'sleap': {problem}")
-
-        if cfg["backbone"] not in BACKBONES:
-            raise fail(f"backbone must be one of {', '.join(BACKBONES)}")
-        for key in ("filters", "epochs", "batch_size", "min_steps_per_epoch"):
-            if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < 1:
-                raise fail(f"{key} must be a positive integer")
-        for key in ("max_stride", "output_stride"):
-            value = cfg[key]
-            if not isinstance(value, int) or value < 1 or value & (value - 1):
-                raise fail(f"{key} must be a power of two")
         if cfg["output_stride"] > cfg["max_stride"]:
-            raise fail("output_stride must not exceed max_stride")
-        for key in ("sigma", "input_scale", "learning_rate", "filters_rate"):
-            if not isinstance(cfg[key], int | float) or cfg[key] <= 0:
-                raise fail(f"{key} must be a positive number")
-        if not 0 <= float(cfg["rotation"]) <= 180:
-            raise fail("rotation must be between 0 and 180 degrees")
-        scale = cfg["scale"]
-        if scale is not None and not (
-            isinstance(scale, Sequence) and len(scale) == 2 and 0 < scale[0] <= scale[1]
-        ):
-            raise fail("scale must be [min, max] with 0 < min <= max, or null")
-        if not 0 <= float(cfg["peak_threshold"]) < 1:
-            raise fail("peak_threshold must be in [0, 1)")
-        if cfg["pretrained"] not in ("auto", True, False):
-            raise fail("pretrained must be auto, true or false")
-        if cfg["device"] not in ("cpu", "auto", "cuda"):
-            raise fail("device must be cpu, auto or cuda")
-        if not isinstance(cfg["predict_batch_size"], int) or cfg["predict_batch_size"] < 1:
-            raise fail("predict_batch_size must be a positive integer")
+            raise ConfigError("adapter 'sleap': output_stride must not exceed max_stride")
         return cfg
 
     # ----- training -----

@@ -20,6 +20,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters.base import Adapter, Predictor
+from adapters.options import (
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    Number,
+    Pair,
+    Rule,
+)
 from benchmark.dataset import Dataset
 
 #: Options every network has (network-specific ones are added by each adapter).
@@ -42,6 +51,23 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "contrast": 0.2,  # contrast factor drawn from [1 - contrast, 1 + contrast]
     "val_every": 5,  # epochs between validation passes (best epoch kept) when val is given
     "predict_batch_size": 16,
+}
+
+#: What the common options accept beyond their defaults' types.
+COMMON_RULES: dict[str, Rule] = {
+    "epochs": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "lr": POSITIVE,
+    "weight_decay": NON_NEGATIVE,
+    "input_size": Pair(Number(integer=True, min=32), nullable=True),
+    "scale": Number(above=0, max=4),
+    "rotation": Number(min=0, max=180),
+    "zoom": Number(min=0, below=1),
+    "translate": Number(min=0, max=0.5),
+    "brightness": FRACTION,
+    "contrast": Number(min=0, below=1),
+    "val_every": POSITIVE_INT,
+    "predict_batch_size": POSITIVE_INT,
 }
 
 MODEL_FILE = "model.json"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from adapters.torch_common import COMMON_DEFAULTS, TorchNetAdapter
+from adapters.options import POSITIVE_INT, Number, Rule
+from adapters.torch_common import COMMON_DEFAULTS, COMMON_RULES, TorchNetAdapter
 
 
 class TrackRatAdapter(TorchNetAdapter):
@@ -17,4 +18,10 @@ class TrackRatAdapter(TorchNetAdapter):
         "width": 24,  # channels after the stem; doubled at each of 3 downsamplings
         "fc_units": 256,
         "dropout": 0.1,
+    }
+    option_rules: ClassVar[dict[str, Rule]] = {
+        **COMMON_RULES,
+        "width": POSITIVE_INT,
+        "fc_units": POSITIVE_INT,
+        "dropout": Number(min=0, below=1),
     }

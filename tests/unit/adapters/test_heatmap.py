@@ -58,5 +58,5 @@ def test_decode_drops_low_peaks() -> None:
 
 
 def test_unknown_loss_is_a_config_error(blob_dataset, tmp_path) -> None:
-    with pytest.raises(ConfigError, match="loss must be"):
+    with pytest.raises(ConfigError, match="option 'loss' must be one of bce, mse"):
         HeatmapAdapter().train(blob_dataset, None, tmp_path, {"loss": "l1"}, seed=0)
