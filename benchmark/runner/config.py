@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import difflib
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from benchmark.errors import InputError
+
+
+def _check(where: str, value: Any, rule: Rule) -> None:
+    """Raise ValueError naming ``where`` when ``rule`` does not accept ``value``."""
+    problem = rule.problem(value)
+    if problem is not None:
+        raise ValueError(f"{where} {problem}, not {value!r}")
+
+
+def _check_text(where: str, value: Any, *, nullable: bool = False) -> None:
+    if not (isinstance(value, str) and value) and not (nullable and value is None):
+        raise ValueError(f"{where} must be non-empty text, not {value!r}")
+
+
+_BOOL = OneOf((True, False))
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,11 @@ class DatasetSpec:
     name: str
     path: str | None = None
     optional: bool = False
+
+    def __post_init__(self) -> None:
+        _check_text("a dataset's name", self.name)
+        _check_text(f"dataset {self.name!r}: path", self.path, nullable=True)
+        _check(f"dataset {self.name!r}: optional", self.optional, _BOOL)
 
 
 @dataclass(frozen=True)
@@ -48,8 +70,17 @@ class AdapterSpec:
     optional: bool = False
 
     def __post_init__(self) -> None:
+        _check_text("an adapter's name", self.name)
         if not self.label:
             object.__setattr__(self, "label", self.name)
+        where = f"adapter {self.label!r}:"
+        _check_text(f"{where} label", self.label)
+        if not isinstance(self.config, dict):
+            raise ValueError(f"{where} config must be a mapping of options, not {self.config!r}")
+        _check_text(f"{where} python", self.python, nullable=True)
+        _check(f"{where} timeout_s", self.timeout_s, POSITIVE)
+        object.__setattr__(self, "timeout_s", float(self.timeout_s))
+        _check(f"{where} optional", self.optional, _BOOL)
 
 
 @dataclass(frozen=True)
@@ -60,6 +91,12 @@ class SplitSpec:
     val_fraction: float = 0.0
     seed: int = 0
     folds: int | None = None
+
+    def __post_init__(self) -> None:
+        _check("split: test_fraction", self.test_fraction, Number(above=0, below=1))
+        _check("split: val_fraction", self.val_fraction, Number(min=0, below=1))
+        _check("split: seed", self.seed, Number(integer=True, min=0))
+        _check("split: folds", self.folds, Number(integer=True, min=2, nullable=True))
 
 
 @dataclass(frozen=True)
@@ -90,6 +127,16 @@ class RunConfig:
     overlay_frames: int = 6
     track_videos: bool | tuple[str, ...] = False
 
+    def __post_init__(self) -> None:
+        _check_text("name", self.name)
+        for seed in self.seeds:
+            _check("seeds", seed, Number(integer=True, min=0))
+        _check("threads", self.threads, POSITIVE_INT)
+        for threshold in self.thresholds:
+            _check("thresholds", threshold, POSITIVE)
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+        _check("overlay_frames", self.overlay_frames, Number(integer=True, min=0))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for YAML/JSON."""
         data = asdict(self)
@@ -117,27 +164,24 @@ class RunConfig:
             "overlay_frames",
             "track_videos",
         }
-        unknown = sorted(set(data) - known)
-        if unknown:
-            known_text = ", ".join(sorted(known))
-            raise InputError(source, f"unknown key {unknown[0]!r} (known: {known_text})")
         try:
+            _check_keys(data, known, "run config")
             datasets = tuple(_dataset_spec(d) for d in data.get("datasets") or [])
             adapters = tuple(_adapter_spec(a) for a in data.get("adapters") or [])
-            split = SplitSpec(**(data.get("split") or {}))
+            split = SplitSpec(**_entry(SplitSpec, data.get("split") or {}, "split"))
             config = cls(
                 name=str(data.get("name") or source.stem),
                 datasets=datasets,
                 adapters=adapters,
                 split=split,
-                seeds=tuple(int(s) for s in data.get("seeds", [0])),
-                threads=int(data.get("threads", 2)),
-                thresholds=tuple(float(t) for t in data.get("thresholds", [2, 5, 10, 20])),
-                overlay_frames=int(data.get("overlay_frames", 6)),
+                seeds=_list(data, "seeds", [0]),
+                threads=data.get("threads", 2),
+                thresholds=_list(data, "thresholds", [2, 5, 10, 20]),
+                overlay_frames=data.get("overlay_frames", 6),
                 track_videos=_track_videos(data.get("track_videos", False)),
             )
-        except (TypeError, ValueError) as exc:
-            raise InputError(source, f"invalid run config: {exc}") from None
+        except ValueError as exc:
+            raise InputError(source, str(exc)) from None
         if not config.datasets:
             raise InputError(source, "the run config names no datasets")
         if not config.adapters:
@@ -148,8 +192,6 @@ class RunConfig:
         names = [d.name for d in config.datasets]
         if len(set(names)) != len(names):
             raise InputError(source, "two datasets share a name; give one a distinct 'name'")
-        if config.threads < 1:
-            raise InputError(source, "threads must be at least 1")
         if not isinstance(config.track_videos, bool):
             unknown = [n for n in config.track_videos if n not in names]
             if unknown:
@@ -177,6 +219,13 @@ class RunConfig:
         return RunConfig(**{**config.__dict__, "datasets": datasets})
 
 
+def _list(data: dict[str, Any], key: str, default: list[Any]) -> tuple[Any, ...]:
+    value = data.get(key, default)
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{key} must be a non-empty list, not {value!r}")
+    return tuple(value)
+
+
 def _dataset_spec(entry: Any) -> DatasetSpec:
     if isinstance(entry, str):
         return DatasetSpec(name=entry)
@@ -184,7 +233,8 @@ def _dataset_spec(entry: Any) -> DatasetSpec:
         raise ValueError(f"dataset entry {entry!r} must be a name or a mapping")
     if "path" in entry and "name" not in entry:
         entry = {**entry, "name": Path(entry["path"]).stem}
-    return DatasetSpec(**entry)
+    where = f"dataset {entry['name']!r}" if "name" in entry else "a dataset entry"
+    return DatasetSpec(**_entry(DatasetSpec, entry, where))
 
 
 def _track_videos(value: Any) -> bool | tuple[str, ...]:
@@ -200,4 +250,27 @@ def _adapter_spec(entry: Any) -> AdapterSpec:
         return AdapterSpec(name=entry)
     if not isinstance(entry, dict):
         raise ValueError(f"adapter entry {entry!r} must be a name or a mapping")
-    return AdapterSpec(**entry)
+    where = f"adapter {entry['name']!r}" if "name" in entry else "an adapter entry"
+    note = " (the adapter's own options go under 'config')"
+    return AdapterSpec(**_entry(AdapterSpec, entry, where, note))
+
+
+def _check_keys(
+    entry: dict[str, Any], known: set[str] | list[str], where: str, note: str = ""
+) -> None:
+    """Unknown keys are an error with a did-you-mean suggestion (and ``note``)."""
+    for key in entry:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{where}: unknown key {key!r}{hint}; known: {', '.join(sorted(known))}{note}"
+            )
+
+
+def _entry(cls: type, entry: Any, where: str, note: str = "") -> dict[str, Any]:
+    """``entry`` checked against the fields of dataclass ``cls`` (a mapping, known keys)."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be a mapping, not {entry!r}")
+    _check_keys(entry, [f.name for f in fields(cls)], where, note)
+    return entry

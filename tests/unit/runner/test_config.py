@@ -48,7 +48,7 @@ def test_track_videos_names_datasets(tmp_path):
         ("adapters: [heatmap]\n", "names no datasets"),
         ("datasets: [a]\nadapters: [heatmap]\nfolds: 3\n", "unknown key 'folds'"),
         ("datasets: [a]\nadapters: [heatmap, heatmap]\n", "share a label"),
-        ("datasets: [a]\nadapters: [{name: heatmap, epochs: 3}]\n", "invalid run config"),
+        ("datasets: [a]\nadapters: [{name: heatmap, epochs: 3}]\n", "unknown key 'epochs'"),
         ("datasets: [a\n", "not valid YAML"),
         ("datasets: [a]\nadapters: [heatmap]\ntrack_videos: [b]\n", "'b', which is not a dataset"),
         ("datasets: [a]\nadapters: [heatmap]\ntrack_videos: yes please\n", "track_videos must"),
