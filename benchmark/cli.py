@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
-from benchmark.errors import KpbenchError
+from benchmark.errors import InputError, KpbenchError
 
+#: Exit codes (README, "Bad input"): 0 success; 1 a run finished but some of its jobs failed
+#: (the others' results are kept); 2 bad input, nothing written; 130 interrupted (Ctrl-C).
+EXIT_JOBS_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -25,7 +31,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"frames      {summary['n_frames']}")
     print(f"keypoints   {len(summary['keypoints'])}: {', '.join(summary['keypoints'])}")
     print(f"labelled    {summary['n_labeled']} points, {summary['n_missing']} missing")
-    print(f"image size  {f'{size[0]}x{size[1]}' if size else 'mixed'}")
+    if size:
+        print(f"image size  {size[0]}x{size[1]}")
+    else:
+        sizes = [
+            f"{s['size'][0]}x{s['size'][1]} ({s['frames']} frame{'s' * (s['frames'] != 1)})"
+            for s in summary["image_sizes"]
+        ]
+        more = f", and {len(sizes) - 4} more sizes" if len(sizes) > 4 else ""
+        print(f"image size  mixed: {', '.join(sizes[:4])}{more}")
     return 0
 
 
@@ -62,6 +76,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     test_frames = None
     if args.split:
         splits = load_splits(args.split, gt)
+        if not 0 <= args.fold < len(splits):
+            raise InputError(
+                args.split, f"has folds 0 to {len(splits) - 1}; --fold {args.fold} is not one"
+            )
         test_frames = splits[args.fold].test
     result = evaluate(gt, Path(args.pred), test_frames=test_frames, thresholds=args.thresholds)
     if args.json:
@@ -112,15 +130,18 @@ def _cmd_adapters(args: argparse.Namespace) -> int:
             ok, why = cls.available()
             version = cls.version() or "-"
             if (spec := spec_for(cls)) is not None:  # runs in its own environment
-                environment = f"{spec.name} ({spec.status()})"
-                ok, why = True, ""
+                status = spec.status()
+                environment = f"{spec.name} ({status})"
+                ok = status == "built"
+                why = f"environment {status}: kpbench env create {spec.name}"
                 version = spec.locked_version(cls.framework or "") or version
         except (ImportError, KpbenchError) as exc:
             ok, why, version = False, f"cannot import: {exc}", "-"
         rows.append((name, version, "yes" if ok else f"no ({why})", environment, target))
-    print(f"{'adapter':12s} {'version':10s} {'runs here':30s} {'environment':24s} target")
+    width = max(len("runs here"), *(len(r[2]) for r in rows))
+    print(f"{'adapter':12s} {'version':10s} {'runs here':{width}s} {'environment':24s} target")
     for name, version, ok, environment, target in rows:
-        print(f"{name:12s} {version:10s} {ok:30s} {environment:24s} {target}")
+        print(f"{name:12s} {version:10s} {ok:{width}s} {environment:24s} {target}")
     return 0
 
 
@@ -147,13 +168,31 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from benchmark.runner.config import RunConfig
-    from benchmark.runner.run import run
+    from benchmark.runner.run import job_counts, run
 
     config = RunConfig.load(args.config)
-    out = Path(args.out) if args.out else Path("runs") / config.name
-    metrics = run(config, out, quiet=args.quiet)
-    done = metrics[["dataset", "adapter"]].drop_duplicates()
-    print(f"run directory: {out} ({len(done)} dataset x adapter results)")
+    out = (Path(args.out) if args.out else Path("runs") / config.name).resolve()
+    try:
+        run(config, out, quiet=args.quiet)
+    except KeyboardInterrupt:
+        done = len(job_counts(out).get("done", []))
+        print(
+            f"kpbench: interrupted; {done} finished job(s) are kept in {out}; run the same "
+            f"command again to resume: kpbench run {args.config} --out {out}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    counts = job_counts(out)
+    summary = ", ".join(f"{len(ids)} {status}" for status, ids in sorted(counts.items()))
+    print(f"run directory: {out} (jobs: {summary or 'none'})")
+    failed = counts.get("failed", [])
+    if failed:
+        print(
+            f"kpbench: {len(failed)} job(s) failed: {', '.join(failed)} "
+            f"(errors in {out / 'jobs'}/<job>/job.json)",
+            file=sys.stderr,
+        )
+        return EXIT_JOBS_FAILED
     return 0
 
 
@@ -206,12 +245,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("split", help="make a seeded train/val/test (or k-fold) split file")
-    p.add_argument("path")
-    p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--val-fraction", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--folds", type=int, default=None)
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("path", help="any readable dataset (see info)")
+    p.add_argument(
+        "--test-fraction", type=float, default=0.2, help="share of frames to test on (0.2)"
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0,
+        help="share of frames to validate on (0; with --folds, of each fold's non-test frames)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffle (0)")
+    p.add_argument(
+        "--folds", type=int, default=None, help="k-fold cross-validation with K folds instead"
+    )
+    p.add_argument("--out", required=True, type=Path, help="split file to write (JSON)")
     p.set_defaults(func=_cmd_split)
 
     p = sub.add_parser("evaluate", help="metrics of a prediction file against ground truth")
@@ -250,10 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name", help="environment or adapter name")
     p.set_defaults(func=_cmd_env)
 
-    p = sub.add_parser("run", help="run a benchmark config (resumes when --out exists)")
-    p.add_argument("config")
-    p.add_argument("--out", help="run directory (default runs/<name>)")
-    p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser(
+        "run",
+        help="run a benchmark config (resumes when --out is its run)",
+        description="Train and evaluate every adapter of CONFIG on its datasets. Exit codes: "
+        "0 every job done, 1 some jobs failed (the rest are kept), 2 bad input (nothing "
+        "written), 130 interrupted (rerun to resume).",
+    )
+    p.add_argument("config", help="run config YAML (see configs/default.yaml)")
+    p.add_argument(
+        "--out",
+        help="run directory: new, empty, or an earlier run of this config to resume "
+        "(default ./runs/<name>)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="render the markdown report of a run from stored results")
@@ -279,27 +337,35 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. DeepLabCut's pcutoff, else 0.5)",
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_track)
     return parser
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one line ``kpbench: warning: ...`` (no source location)."""
+    print(f"kpbench: warning: {message}", file=file or sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; bad input prints one line ``kpbench: error: ...`` and returns 2."""
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return args.func(args)
     except KpbenchError as exc:
         print(f"kpbench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ValueError as exc:
-        # Adapter config errors and the like: user input, not a kpbench bug.
-        from adapters.base import ConfigError
-
-        if isinstance(exc, ConfigError):
-            print(f"kpbench: error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        raise
+    except KeyboardInterrupt:
+        print("kpbench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

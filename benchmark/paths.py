@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+
+from benchmark.errors import InputError
 
 
 def repo_root() -> Path:
@@ -27,22 +29,40 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
 
     A crash or exception leaves ``path`` as it was (absent or the old content).
+
+    Raises:
+        InputError: ``path`` cannot be written (no permission, a folder in the way, ...).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".tmp" + path.suffix  # keep the extension: pandas/PIL pick writers by it
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = _new_temp_file(path)
+    except OSError as exc:
+        raise InputError(path, f"cannot write here ({exc.strerror or exc})") from None
     try:
         yield tmp_path
-        # mkstemp creates 0600 files; give the result the usual permissions (0666 & ~umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as exc:
+            raise InputError(path, f"cannot write here ({exc.strerror or exc})") from None
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _new_temp_file(path: Path) -> Path:
+    """Create an empty, unique temporary file beside ``path`` with the usual permissions.
+
+    Created with mode 0666 so that the process umask applies as for any new file (no umask
+    read-and-restore, which would race with other threads creating files).
+    """
+    suffix = ".tmp" + path.suffix  # keep the extension: pandas/PIL pick writers by it
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

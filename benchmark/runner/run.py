@@ -9,6 +9,7 @@ folders, so an interrupted and resumed run ends with the same tables as an unint
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -24,13 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from tqdm import tqdm
 
 from benchmark import __version__
 from benchmark.dataset import Dataset
 from benchmark.errors import InputError, KpbenchError
 from benchmark.paths import atomic_write_text, repo_root
 from benchmark.runner.config import AdapterSpec, RunConfig
+from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info, sha256_file
 from benchmark.runner.worker import dataset_to_plain
 from benchmark.splits import Split, load_splits, make_splits, save_splits
@@ -52,6 +53,11 @@ class Job:
         """Folder name of the job: ``<dataset>__fold<k>__<label>__seed<s>``."""
         return f"{self.dataset}__fold{self.fold}__{self.adapter.label}__seed{self.seed}"
 
+    @property
+    def label(self) -> str:
+        """The job in words, for progress lines: ``heatmap on mouse fold 0 seed 1``."""
+        return f"{self.adapter.label} on {self.dataset} fold {self.fold} seed {self.seed}"
+
 
 def job_dir(run_dir: Path, job: Job) -> Path:
     """The job's folder inside the run directory."""
@@ -70,8 +76,43 @@ def load_run_dataset(spec_name: str, spec_path: str | None) -> Dataset:
     return load_dataset(spec_name)
 
 
-def prepare_dataset(run_dir: Path, config: RunConfig, ds: Dataset) -> list[Split]:
-    """Record the dataset (labels, image paths) and its split in the run directory."""
+def dataset_splits(run_dir: Path, config: RunConfig, ds: Dataset) -> list[Split]:
+    """The dataset's splits: the run's stored split file when there is one, else new ones.
+
+    Writes nothing. Every fold must leave labelled keypoints to train on.
+
+    Raises:
+        InputError: The dataset cannot be split as the config says (too few frames), the
+            stored split was made for other data, or a fold has no labelled training point.
+    """
+    where = ds.source if ds.source is not None else ds.name
+    split_path = run_dir / "splits" / f"{ds.name}.json"
+    if split_path.is_file():
+        splits = load_splits(split_path, ds)
+    else:
+        s = config.split
+        try:
+            splits = make_splits(
+                ds,
+                test_fraction=s.test_fraction,
+                val_fraction=s.val_fraction,
+                seed=s.seed,
+                folds=s.folds,
+            )
+        except ValueError as exc:
+            raise InputError(where, f"cannot split as the run config says: {exc}") from None
+    for split in splits:
+        if not ds.subset(split.train).labeled.any():
+            raise InputError(
+                where,
+                f"fold {split.fold} has no labelled keypoint among its {len(split.train)} "
+                "training frames: nothing to train on",
+            )
+    return splits
+
+
+def record_dataset(run_dir: Path, ds: Dataset, splits: list[Split]) -> None:
+    """Store the dataset's labels (``groundtruth/``) and splits (``splits/``) once."""
     from benchmark.io.predictions import write_dlc_predictions
 
     gt_path = run_dir / "groundtruth" / f"{ds.name}.csv"
@@ -80,18 +121,8 @@ def prepare_dataset(run_dir: Path, config: RunConfig, ds: Dataset) -> list[Split
         values = np.concatenate([ds.points, likelihood], axis=-1)
         write_dlc_predictions(gt_path, ds.frame_ids, ds.keypoints, values, scorer="groundtruth")
     split_path = run_dir / "splits" / f"{ds.name}.json"
-    if split_path.exists():
-        return load_splits(split_path, ds)
-    s = config.split
-    splits = make_splits(
-        ds,
-        test_fraction=s.test_fraction,
-        val_fraction=s.val_fraction,
-        seed=s.seed,
-        folds=s.folds,
-    )
-    save_splits(splits, split_path)
-    return splits
+    if not split_path.exists():
+        save_splits(splits, split_path)
 
 
 def dataset_record(ds: Dataset) -> dict[str, Any]:
@@ -146,9 +177,16 @@ def _last_error_line(stderr_tail: str) -> str:
 
 
 def run_worker(
-    spec: dict[str, Any], folder: Path, python: str, timeout_s: float, bar: tqdm | None
+    spec: dict[str, Any],
+    folder: Path,
+    python: str,
+    timeout_s: float,
+    progress: JobProgress | None,
 ) -> tuple[int | None, str]:
     """Start the worker process and wait for it, showing its progress.
+
+    On KeyboardInterrupt the worker (a process group of its own, so the terminal's Ctrl-C
+    does not reach it) is killed before the interrupt goes on: nothing keeps training.
 
     Returns:
         The exit code (None on timeout) and a description of how it ended.
@@ -179,34 +217,29 @@ def run_worker(
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        while True:
-            try:
-                rc = proc.wait(timeout=1.0)
-                return rc, _describe_exit(rc) if rc else "ok"
-            except subprocess.TimeoutExpired:
-                pass
-            elapsed = time.monotonic() - started
-            if elapsed > timeout_s:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return None, f"timed out after {timeout_s:.0f} s"
-            if bar is not None:
-                bar.set_postfix_str(_progress_text(progress_path, elapsed), refresh=True)
+        try:
+            while True:
+                try:
+                    rc = proc.wait(timeout=1.0)
+                    return rc, _describe_exit(rc) if rc else "ok"
+                except subprocess.TimeoutExpired:
+                    pass
+                elapsed = time.monotonic() - started
+                if elapsed > timeout_s:
+                    _kill(proc)
+                    return None, f"timed out after {timeout_s:.0f} s"
+                if progress is not None:
+                    progress.update(read_progress(progress_path), elapsed)
+        except BaseException:
+            _kill(proc)
+            raise
 
 
-def _progress_text(path: Path, elapsed: float) -> str:
-    text = f"{elapsed:.0f}s"
-    try:
-        p = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return text
-    epoch, epochs = p.get("epoch"), p.get("epochs")
-    if epoch and epochs:
-        eta = elapsed / epoch * max(epochs - epoch, 0)
-        text += f" epoch {epoch}/{epochs} eta {eta:.0f}s"
-    if isinstance(p.get("loss"), float):
-        text += f" loss {p['loss']:.4g}"
-    return text
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker's whole process group and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def execute_job(
@@ -216,7 +249,7 @@ def execute_job(
     ds: Dataset,
     split: Split,
     provenance: dict[str, Any],
-    bar: tqdm | None = None,
+    progress: JobProgress | None = None,
 ) -> dict[str, Any]:
     """Run one job in a worker and store its ``job.json`` (done or failed)."""
     import shutil
@@ -247,7 +280,7 @@ def execute_job(
     if job.adapter.python is not None:
         ok, why = True, ""
     elif adapter_cls.environment is not None:  # a broken build fails the job, optional or not
-        ok, python, why = _environment_python(adapter_cls, bar)
+        ok, python, why = _environment_python(adapter_cls, progress)
     else:
         ok, why = adapter_cls.available()
         status = "skipped" if job.adapter.optional else "failed"
@@ -270,7 +303,7 @@ def execute_job(
         "val": dataset_to_plain(ds.subset(split.val)) if split.val else _empty(ds),
         "test": dataset_to_plain(ds.subset(split.test), with_labels=False),
     }
-    rc, how = run_worker(spec, folder, python, job.adapter.timeout_s, bar)
+    rc, how = run_worker(spec, folder, python, job.adapter.timeout_s, progress)
     stderr_tail = _tail(folder / "stderr.log")
     result_path = folder / "result.json"
     if rc == 0 and result_path.is_file():
@@ -290,7 +323,7 @@ def execute_job(
     return record
 
 
-def _environment_python(adapter_cls: Any, bar: tqdm | None) -> tuple[bool, str, str]:
+def _environment_python(adapter_cls: Any, progress: JobProgress | None) -> tuple[bool, str, str]:
     """The interpreter of the adapter's own environment, built first when missing or stale.
 
     Returns:
@@ -299,8 +332,8 @@ def _environment_python(adapter_cls: Any, bar: tqdm | None) -> tuple[bool, str, 
     from benchmark import envs
 
     spec = envs.spec_for(adapter_cls)
-    if spec.status() != "built" and bar is not None and not bar.disable:
-        bar.write(f"building environment {spec.name!r} in {spec.path} ...")
+    if spec.status() != "built" and progress is not None:
+        progress.write(f"building environment {spec.name!r} in {spec.path} ...")
     try:
         return True, str(envs.ensure(spec)), ""
     except envs.EnvBuildError as exc:
@@ -375,29 +408,55 @@ def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataF
 # ----------------------------------------------------------------------------- the run
 #: Config keys that do not change any job: a finished run can be resumed with new values.
 AFTER_TRAINING_KEYS = ("track_videos", "overlay_frames")
+#: The run's manifest; a folder holding one (written by kpbench) is a run directory.
+MANIFEST = "run.json"
+#: The resolved run config, for people; never ``config.yaml``, so that a run folder cannot
+#: be mistaken for (or overwrite) a DeepLabCut project.
+CONFIG_COPY = "kpbench-run.yaml"
 
 
-def _open_run_dir(run_dir: Path, config: RunConfig) -> dict[str, Any]:
-    """Create the run directory or check that an existing one was made by the same config."""
-    manifest_path = run_dir / "run.json"
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        new = json.loads(json.dumps(config.to_dict()))
-        old = manifest.get("config") or {}
+def existing_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The manifest of an existing run directory; None for a folder that can become one.
 
-        def jobs_part(cfg: dict) -> dict:
-            return {k: v for k, v in cfg.items() if k not in AFTER_TRAINING_KEYS}
-
-        if jobs_part(old) != jobs_part(new):
-            raise InputError(
-                run_dir, "this run directory was made with a different config; use another --out"
-            )
-        if old != new:  # only what happens after training changed: record the new config
-            manifest["config"] = new
-            atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
+    Raises:
+        InputError: ``run_dir`` is a file, a folder that is neither empty nor a kpbench run
+            (e.g. a DeepLabCut project), or a run whose manifest is unreadable.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(run_dir, "exists and is not a folder; give --out a new or empty folder")
+    path = run_dir / MANIFEST
+    if path.is_file():
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(path, f"unreadable run manifest ({exc.__class__.__name__})") from None
+        if not isinstance(manifest, dict) or "kpbench_version" not in manifest:
+            raise InputError(path, "was not written by kpbench; give --out a new or empty folder")
         return manifest
-    run_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise InputError(
+            run_dir,
+            "exists and is not a kpbench run (no run.json): refusing to write into it; "
+            "give --out a new or empty folder",
+        )
+    return None
+
+
+def _check_same_config(run_dir: Path, manifest: dict[str, Any], config: RunConfig) -> None:
+    """Refuse to resume a run made with a config whose jobs differ."""
+
+    def jobs_part(cfg: dict) -> dict:
+        return {k: v for k, v in cfg.items() if k not in AFTER_TRAINING_KEYS}
+
+    new = json.loads(json.dumps(config.to_dict()))
+    if jobs_part(manifest.get("config") or {}) != jobs_part(new):
+        raise InputError(
+            run_dir, "this run directory was made with a different config; use another --out"
+        )
+
+
+def _new_manifest(config: RunConfig) -> dict[str, Any]:
+    return {
         "name": config.name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "kpbench_version": __version__,
@@ -406,63 +465,106 @@ def _open_run_dir(run_dir: Path, config: RunConfig) -> dict[str, Any]:
         "config": config.to_dict(),
         "skipped_datasets": {},
     }
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
-    return manifest
 
 
-def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFrame:
-    """Run (or resume) every job of ``config`` into ``run_dir``; returns the metrics table."""
-    from benchmark.registry import load_class
-
-    run_dir = Path(run_dir)
-    for spec in config.adapters:  # fail fast on a typo, before anything is written
-        load_class(spec.name).resolve_config(spec.config)
-    manifest = _open_run_dir(run_dir, config)
-    provenance = {
-        "kpbench_version": __version__,
-        "git_commit": manifest["git_commit"],
-        "host": manifest["host"],
-    }
-
+def _load_datasets(
+    config: RunConfig, run_dir: Path, quiet: bool
+) -> tuple[dict[str, tuple[Dataset, list[Split]]], dict[str, str]]:
+    """Every dataset of the run with its splits, and the optional ones that were skipped."""
     datasets: dict[str, tuple[Dataset, list[Split]]] = {}
-    records_path = run_dir / "datasets.json"
-    records = json.loads(records_path.read_text()) if records_path.is_file() else {}
+    skipped: dict[str, str] = {}
     for spec in config.datasets:
         try:
             ds = load_run_dataset(spec.name, spec.path)
         except KpbenchError as exc:
             if not spec.optional:
                 raise
-            manifest["skipped_datasets"][spec.name] = str(exc)
+            skipped[spec.name] = str(exc)
             _log(quiet, f"skipping optional dataset {spec.name}: {exc}")
             continue
-        datasets[spec.name] = (ds, prepare_dataset(run_dir, config, ds))
-        records[spec.name] = dataset_record(ds)
-    atomic_write_text(records_path, json.dumps(records, indent=2))
-    atomic_write_text(run_dir / "run.json", json.dumps(manifest, indent=2))
+        datasets[spec.name] = (ds, dataset_splits(run_dir, config, ds))
+    return datasets, skipped
 
-    jobs = [
+
+def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFrame:
+    """Run (or resume) every job of ``config`` into ``run_dir``; returns the metrics table.
+
+    Everything is checked before anything is written: the adapters' options, the output
+    folder (new, empty, or a run of the same config), every dataset and its splits. A job
+    that fails is recorded as failed (see :func:`job_counts`) and the others go on.
+
+    Raises:
+        KpbenchError: Bad input; nothing was written.
+        KeyboardInterrupt: Interrupted; the running job's worker was killed, finished jobs
+            are kept and rerunning resumes.
+    """
+    from benchmark.registry import load_class
+
+    run_dir = Path(run_dir).resolve()  # workers run in the repository root, not the cwd
+    for spec in config.adapters:
+        load_class(spec.name).resolve_config(spec.config)
+    manifest = existing_manifest(run_dir)
+    if manifest is not None:
+        _check_same_config(run_dir, manifest, config)
+    datasets, skipped = _load_datasets(config, run_dir, quiet)
+
+    # ----- from here on the run directory is written
+    if manifest is None:
+        manifest = _new_manifest(config)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / CONFIG_COPY, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    manifest["config"] = config.to_dict()  # after-training settings may have changed
+    manifest["skipped_datasets"] = {**manifest.get("skipped_datasets", {}), **skipped}
+    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2))
+    records_path = run_dir / "datasets.json"
+    records = json.loads(records_path.read_text()) if records_path.is_file() else {}
+    for name, (ds, splits) in datasets.items():
+        record_dataset(run_dir, ds, splits)
+        records[name] = dataset_record(ds)
+    atomic_write_text(records_path, json.dumps(records, indent=2))
+
+    provenance = {
+        "kpbench_version": __version__,
+        "git_commit": manifest["git_commit"],
+        "host": manifest["host"],
+    }
+    jobs = run_jobs(config, datasets)
+    todo = [j for j in jobs if not _is_done(run_dir, j[0])]
+    if len(todo) < len(jobs):
+        _log(quiet, f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already done")
+    with JobProgress(len(todo), quiet=quiet) as progress:
+        for job, ds, split in todo:
+            progress.start(job.label)
+            record = execute_job(run_dir, config, job, ds, split, provenance, progress)
+            progress.finish(record["status"], record.get("error") or "")
+    if config.track_videos:
+        track_videos(run_dir, config, {name: ds for name, (ds, _) in datasets.items()}, quiet)
+    metrics, _ = collect_tables(run_dir, config.name)
+    return metrics
+
+
+def run_jobs(
+    config: RunConfig, datasets: dict[str, tuple[Dataset, list[Split]]]
+) -> list[tuple[Job, Dataset, Split]]:
+    """Every job of the run: dataset x fold x adapter x seed, in that order."""
+    return [
         (Job(name, split.fold, adapter, seed), ds, split)
         for name, (ds, splits) in datasets.items()
         for split in splits
         for adapter in config.adapters
         for seed in config.seeds
     ]
-    todo = [j for j in jobs if not _is_done(run_dir, j[0])]
-    if len(todo) < len(jobs):
-        _log(quiet, f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already done")
-    with tqdm(total=len(todo), disable=quiet, unit="job", dynamic_ncols=True) as bar:
-        for job, ds, split in todo:
-            bar.set_description(f"{job.adapter.label} on {job.dataset} fold {job.fold}")
-            record = execute_job(run_dir, config, job, ds, split, provenance, bar)
-            if record["status"] != "done":
-                bar.write(f"job {job.id} {record['status']}: {record['error']}")
-            bar.update(1)
-    if config.track_videos:
-        track_videos(run_dir, config, {name: ds for name, (ds, _) in datasets.items()}, quiet)
-    metrics, _ = collect_tables(run_dir, config.name)
-    return metrics
+
+
+def job_counts(run_dir: Path) -> dict[str, list[str]]:
+    """Job ids of the run directory by status (``done``, ``failed``, ``skipped``, ...);
+    a job folder without ``job.json`` (an interrupted attempt) counts as ``unfinished``."""
+    counts: dict[str, list[str]] = {}
+    for folder in sorted((Path(run_dir) / "jobs").glob("*/")):
+        path = folder / "job.json"
+        status = json.loads(path.read_text()).get("status") if path.is_file() else "unfinished"
+        counts.setdefault(str(status), []).append(folder.name)
+    return counts
 
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")

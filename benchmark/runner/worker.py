@@ -95,6 +95,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     def progress(values: dict[str, Any]) -> None:
         atomic_write_text(progress_path, json.dumps({**values, "time": time.time()}))
 
+    progress({"phase": "setting up (framework import, data conversion)"})
     adapter_cls = load_class(spec["adapter"])
     adapter = adapter_cls(progress=progress)
     config = adapter_cls.resolve_config(spec["adapter_config"])
@@ -109,6 +110,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     model_dir = adapter.train(train, val, workdir, config, int(spec["seed"]))
     train_s, train_cpu_s = time.perf_counter() - t0, _cpu_seconds() - cpu0
 
+    progress({"phase": "loading the model and predicting the test frames"})
     t0 = time.perf_counter()
     predictor = adapter.load(Path(model_dir), workdir)
     load_s = time.perf_counter() - t0

@@ -1,0 +1,111 @@
+"""Progress of a run's jobs: a live bar on a terminal, plain lines in a log.
+
+On a terminal, a tqdm bar shows the job, its phase or epoch, and an ETA. When stderr is not
+a terminal (CI, ``nohup``, a log file), carriage-return updates would fill the log with one
+line a second, so each job gets a line when it starts, one per finished epoch, and one when
+it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+
+def progress_text(values: dict[str, Any], elapsed: float) -> str:
+    """``"12s epoch 3/40 eta 150s loss 0.021"`` from a worker's progress record."""
+    text = f"{elapsed:.0f}s"
+    epoch, epochs = values.get("epoch"), values.get("epochs")
+    if epoch and epochs:
+        eta = elapsed / epoch * max(epochs - epoch, 0)
+        text += f" epoch {epoch}/{epochs} eta {eta:.0f}s"
+    elif values.get("phase"):
+        text += f" {values['phase']}"
+    if isinstance(values.get("loss"), float):
+        text += f" loss {values['loss']:.4g}"
+    return text
+
+
+def read_progress(path: Path) -> dict[str, Any]:
+    """The worker's latest progress record (empty before it wrote one)."""
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+class JobProgress:
+    """Shows the jobs of one run as they advance.
+
+    Args:
+        total: Jobs to run.
+        quiet: Show nothing.
+        stream: Where to write (default stderr).
+    """
+
+    def __init__(self, total: int, *, quiet: bool = False, stream: IO[str] | None = None):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.total = total
+        self.index = 0
+        self.label = ""
+        self._last_epoch: Any = None
+        self.live = not quiet and self.stream.isatty()
+        self.bar = tqdm(
+            total=total,
+            disable=not self.live,
+            unit="job",
+            dynamic_ncols=True,
+            file=self.stream,
+        )
+
+    def __enter__(self) -> JobProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def start(self, label: str) -> None:
+        """A job starts; ``label`` says which (adapter, dataset, fold, seed)."""
+        self.index += 1
+        self.label = label
+        self._last_epoch = None
+        if self.live:
+            self.bar.set_description(label)
+        else:
+            self._line("started")
+
+    def update(self, values: dict[str, Any], elapsed: float) -> None:
+        """The running job's latest progress record, ``elapsed`` seconds after its start."""
+        text = progress_text(values, elapsed)
+        if self.live:
+            self.bar.set_postfix_str(text, refresh=True)
+        elif values.get("epoch") and values.get("epoch") != self._last_epoch:
+            self._last_epoch = values.get("epoch")
+            self._line(text)
+
+    def finish(self, status: str, detail: str = "") -> None:
+        """The job ended with ``status`` (done, failed, skipped)."""
+        text = status if not detail else f"{status}: {detail}"
+        if self.live:
+            if status != "done":
+                self.bar.write(f"{self.label} {text}", file=self.stream)
+            self.bar.update(1)
+        else:
+            self._line(text)
+
+    def write(self, text: str) -> None:
+        """A message between jobs (e.g. an environment build)."""
+        if self.live:
+            self.bar.write(text, file=self.stream)
+        elif not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def _line(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[{self.index}/{self.total}] {self.label}: {text}", file=self.stream, flush=True)
