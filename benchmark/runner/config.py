@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Rule
-from benchmark.errors import InputError
+from benchmark.errors import InputError, KpbenchError
 
 
 def _check(where: str, value: Any, rule: Rule) -> None:
@@ -216,7 +216,27 @@ class RunConfig:
             DatasetSpec(d.name, str((path.parent / d.path).resolve()), d.optional) if d.path else d
             for d in config.datasets
         )
-        return RunConfig(**{**config.__dict__, "datasets": datasets})
+        config = RunConfig(**{**config.__dict__, "datasets": datasets})
+        check_adapters(config, path)
+        return config
+
+
+def check_adapters(config: RunConfig, source: Path | None = None) -> None:
+    """Every adapter of ``config`` is registered and accepts its options.
+
+    Raises:
+        KpbenchError: An unknown adapter or a bad option (an ``InputError`` naming
+            ``source`` when given).
+    """
+    from benchmark.registry import load_class
+
+    for spec in config.adapters:
+        try:
+            load_class(spec.name).resolve_config(spec.config)
+        except KpbenchError as exc:
+            if source is None:
+                raise
+            raise InputError(source, str(exc)) from None
 
 
 def _list(data: dict[str, Any], key: str, default: list[Any]) -> tuple[Any, ...]:

@@ -30,7 +30,7 @@ from benchmark import __version__
 from benchmark.dataset import Dataset
 from benchmark.errors import InputError, KpbenchError
 from benchmark.paths import atomic_write_text, repo_root
-from benchmark.runner.config import AdapterSpec, RunConfig
+from benchmark.runner.config import AdapterSpec, RunConfig, check_adapters
 from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info, sha256_file
 from benchmark.runner.worker import dataset_to_plain
@@ -498,11 +498,8 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
         KeyboardInterrupt: Interrupted; the running job's worker was killed, finished jobs
             are kept and rerunning resumes.
     """
-    from benchmark.registry import load_class
-
     run_dir = Path(run_dir).resolve()  # workers run in the repository root, not the cwd
-    for spec in config.adapters:
-        load_class(spec.name).resolve_config(spec.config)
+    check_adapters(config)
     manifest = existing_manifest(run_dir)
     if manifest is not None:
         _check_same_config(run_dir, manifest, config)
