@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import Bbox
 
 from benchmark.paths import atomic_path
 
@@ -39,6 +44,23 @@ def save_png(fig: Figure, out: Path) -> Path:
     return out
 
 
+def _new_figure(width: float = 6.4, height: float = 3.8) -> Figure:
+    """An empty figure with constrained layout (labels, legends and titles never collide)."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _one_two_five(axis: Axis, lo: float, hi: float, zero: bool = False) -> None:
+    """Ticks at 1, 2, 5, 10, 20, 50, ... between ``lo`` and ``hi`` (and 0), plainly labelled.
+
+    For log and symlog axes, whose default labels (``10^1``) are hard to read for pixels.
+    """
+    series = [m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5)]
+    ticks = [0.0] * zero + [t for t in series if lo <= t <= hi]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+
+
 def error_ecdf(
     errors: pd.DataFrame, adapters: Sequence[str], colors: dict, out: Path
 ) -> Path | None:
@@ -46,8 +68,8 @@ def error_ecdf(
 
     ``errors`` holds ``adapter`` and ``error_px`` (NaN = not detected) for every labelled test
     keypoint of one dataset, pooled over folds and seeds. Misses never count as within x, so
-    a curve levels off at the adapter's detection rate. Returns None when there is nothing
-    to plot.
+    a curve levels off at the adapter's detection rate. The x axis is logarithmic past 1 px
+    when the errors span a wide range. Returns None when there is nothing to plot.
     """
     errors = errors[errors["adapter"].isin(adapters)]
     found = errors["error_px"].dropna()
@@ -55,8 +77,10 @@ def error_ecdf(
         return None
     # Show the whole range unless a few wild errors would squash the curves.
     xmax = min(float(found.max()), 3 * float(np.percentile(found, 99))) * 1.05 or 1.0
+    medians = errors.dropna(subset=["error_px"]).groupby("adapter")["error_px"].median()
+    wide = xmax > 20 * max(float(medians.min()), 0.5)
     with _style():
-        fig = Figure(figsize=(6.4, 3.8))
+        fig = _new_figure()
         ax = fig.add_subplot()
         for name in adapters:
             err = errors.loc[errors["adapter"] == name, "error_px"].to_numpy(dtype=float)
@@ -70,14 +94,18 @@ def error_ecdf(
         for t in (5, 10):
             if t < xmax:
                 ax.axvline(t, color="0.5", lw=0.8, ls=":")
+        if wide:
+            ax.set_xscale("symlog", linthresh=1.0, linscale=0.5)
+            _one_two_five(ax.xaxis, 1.0, xmax, zero=True)
         ax.set(
             xlim=(0, xmax),
-            ylim=(0, 1.01),
-            xlabel="error (px)",
+            ylim=(0, 1.02),
+            xlabel="error (px)" + (", log scale past 1 px" if wide else ""),
             ylabel="share of labelled keypoints",
             title="Error distribution (ECDF; misses never count)",
         )
-        ax.legend(loc="lower right", frameon=True)
+        # Beside the axes, so it never hides a curve.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         return save_png(fig, out)
 
 
@@ -91,7 +119,8 @@ def keypoint_errors(
     order = [k for k in keypoints if k in set(found["keypoint"])] or sorted(set(found["keypoint"]))
     hue_order = [a for a in adapters if a in set(found["adapter"])]
     with _style():
-        fig = Figure(figsize=(max(6.4, 0.9 * len(order) * max(len(hue_order), 2) / 2), 3.8))
+        bars = len(order) * max(len(hue_order), 2)
+        fig = _new_figure(min(max(6.4, 0.22 * bars + 2.0), 12.0), 3.8)
         ax = fig.add_subplot()
         sns.barplot(
             data=found,
@@ -109,15 +138,92 @@ def keypoint_errors(
             ax=ax,
         )
         ax.set(xlabel="", ylabel="mean error (px)", title="Error per keypoint (95% CI)")
-        ax.tick_params(axis="x", labelrotation=30 if len(order) > 6 else 0)
-        ax.legend(title=None, frameon=True)
+        ax.set_ylim(bottom=0)
+        if len(order) > 6:
+            ax.tick_params(axis="x", labelrotation=30)
+            for label in ax.get_xticklabels():
+                label.set_horizontalalignment("right")
+        # Beside the axes, so it never hides a bar.
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), title=None, frameon=False)
         return save_png(fig, out)
 
 
-def accuracy_vs_time(
-    jobs: pd.DataFrame, adapters: Sequence[str], colors: dict, out: Path
-) -> Path | None:
-    """Median error against training wall time, one point per finished job."""
+#: Where a point's label may go, tried in order: (dx, dy) in points, ha, va.
+LABEL_SPOTS = (
+    (7, 5, "left", "bottom"),
+    (7, -5, "left", "top"),
+    (-7, 5, "right", "bottom"),
+    (-7, -5, "right", "top"),
+    (0, 9, "center", "bottom"),
+    (0, -9, "center", "top"),
+)
+MARKER_AREA = 90  # scatter marker size, points squared
+
+
+def _padded(lo: float, hi: float, log: bool, low: float, high: float) -> tuple[float, float]:
+    """Axis limits around ``lo .. hi`` with ``low`` / ``high`` of the span added (log-aware)."""
+    if log:
+        a, b = np.log10(lo), np.log10(hi)
+        span = (b - a) or 1.0
+        return float(10 ** (a - low * span)), float(10 ** (b + high * span))
+    span = (hi - lo) or max(abs(hi), 1.0)
+    return lo - low * span, hi + high * span
+
+
+def _place_labels(fig: Figure, ax: Axes, labels: list[tuple[str, float, float]]) -> None:
+    """Annotate each ``(text, x, y)`` beside its point, inside the axes, clear of the others.
+
+    Tries each of ``LABEL_SPOTS`` and keeps the first that stays inside the axes and covers
+    no marker and no label placed before (else the one that breaks the fewest of these).
+    """
+    canvas = FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # lay the figure out, so extents are final
+    fig.set_layout_engine("none")  # and keep that layout: labels must not move the axes
+    renderer = canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    radius = np.sqrt(MARKER_AREA) / 2 * fig.dpi / 72 + 1
+    marks = [
+        Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+        for x, y in ax.transData.transform(
+            np.concatenate([c.get_offsets() for c in ax.collections])
+        )
+    ]
+    placed: list[Bbox] = []
+    for text, x, y in labels:
+        best = None
+        for dx, dy, ha, va in LABEL_SPOTS:
+            note = ax.annotate(
+                text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8
+            )
+            box = note.get_window_extent(renderer)
+            outside = not (
+                frame.x0 <= box.x0
+                and box.x1 <= frame.x1
+                and frame.y0 <= box.y0
+                and box.y1 <= frame.y1
+            )
+            cost = 100 * outside + sum(box.overlaps(b) for b in placed + marks)
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, note, box)
+            else:
+                note.remove()
+            if cost == 0:
+                break
+        assert best is not None
+        placed.append(best[2])
+
+
+def accuracy_vs_time_figure(
+    jobs: pd.DataFrame, adapters: Sequence[str], colors: dict
+) -> Figure | None:
+    """Median error against training wall time, one point per finished job, each adapter named.
+
+    Axes are logarithmic where the values span more than ``20x``. Every marker lies inside
+    the axes, and each adapter's name beside its points, inside the axes where it fits.
+    Returns None when no job has both numbers.
+    """
     if not {"train_s", "median_px"} <= set(jobs.columns):
         return None
     data = jobs[jobs["adapter"].isin(adapters)].dropna(subset=["train_s", "median_px"])
@@ -125,8 +231,11 @@ def accuracy_vs_time(
         return None
     data = data.assign(train_min=data["train_s"] / 60)
     hue_order = [a for a in adapters if a in set(data["adapter"])]
+    x, y = data["train_min"], data["median_px"]
+    log_x = x.min() > 0 and x.max() / x.min() > 20
+    log_y = y.min() > 0 and y.max() / y.min() > 20
     with _style():
-        fig = Figure(figsize=(6.4, 3.8))
+        fig = _new_figure()
         ax = fig.add_subplot()
         sns.scatterplot(
             data=data,
@@ -135,27 +244,44 @@ def accuracy_vs_time(
             hue="adapter",
             hue_order=hue_order,
             palette=colors,
-            s=90,
+            s=MARKER_AREA,
             edgecolor="black",
             linewidth=0.5,
+            legend=False,  # each adapter is named beside its points
             ax=ax,
         )
-        lo, hi = data["train_min"].min(), data["train_min"].max()
-        if lo > 0 and hi / lo > 20:
+        if log_x:
             ax.set_xscale("log")
-        for name, group in data.groupby("adapter", sort=False):
-            ax.annotate(
-                name,
-                (group["train_min"].mean(), group["median_px"].mean()),
-                xytext=(6, 6),
-                textcoords="offset points",
-                fontsize=8,
-            )
+        if log_y:
+            ax.set_yscale("log")
+        # Room for the markers and for a label beside the outermost ones.
+        left, right = _padded(float(x.min()), float(x.max()), log_x, 0.12, 0.12)
+        bottom, top = _padded(float(y.min()), float(y.max()), log_y, 0.12, 0.18)
+        ax.set_xlim(left, right)
+        ax.set_ylim(bottom if log_y else 0.0, top)
+        if log_x:
+            _one_two_five(ax.xaxis, left, right)
+        if log_y:
+            _one_two_five(ax.yaxis, bottom, top)
         ax.set(
-            xlabel="training time (min, wall clock)",
-            ylabel="median error (px)",
+            xlabel="training time (min, wall clock" + (", log scale)" if log_x else ")"),
+            ylabel="median error (px" + (", log scale)" if log_y else ")"),
             title="Accuracy vs training time (one point per job)",
         )
-        ax.set_ylim(bottom=0)
-        ax.legend(title=None, frameon=True)
+        labels = [
+            (str(name), float(g["train_min"].median()), float(g["median_px"].median()))
+            for name, g in data.groupby("adapter", sort=False)
+        ]
+        _place_labels(fig, ax, labels)
+    return fig
+
+
+def accuracy_vs_time(
+    jobs: pd.DataFrame, adapters: Sequence[str], colors: dict, out: Path
+) -> Path | None:
+    """Save :func:`accuracy_vs_time_figure` to ``out``; None when there is nothing to plot."""
+    fig = accuracy_vs_time_figure(jobs, adapters, colors)
+    if fig is None:
+        return None
+    with _style():
         return save_png(fig, out)

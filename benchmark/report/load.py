@@ -67,7 +67,7 @@ class RunResults:
     Attributes:
         run_dir: The run directory.
         name: Run name (``run.json`` name, else the folder name).
-        run: ``run.json`` contents (empty when missing).
+        run: ``run.json`` contents.
         datasets: ``datasets.json`` contents (empty when missing).
         jobs: Every job with a ``job.json``, sorted by job id.
         metrics: Tidy metrics table (``METRIC_COLUMNS``); empty when missing.
@@ -166,8 +166,10 @@ def load_run(run_dir: str | Path) -> RunResults:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(run_dir, "run directory not found")
-    if not (run_dir / "run.json").is_file() and not (run_dir / "jobs").is_dir():
-        raise InputError(run_dir, "not a kpbench run directory (no run.json and no jobs/)")
+    if not (run_dir / "run.json").is_file():
+        raise InputError(
+            run_dir, "not a kpbench run directory (no run.json; `kpbench run` writes one)"
+        )
     run = _read_json(run_dir / "run.json")
     datasets = _read_json(run_dir / "datasets.json")
     jobs = []

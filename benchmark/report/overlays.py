@@ -1,4 +1,4 @@
-"""Test frames with the ground truth and every adapter's predictions drawn on them."""
+"""Test frames with the ground truth and each adapter's predictions, one panel per adapter."""
 
 from __future__ import annotations
 
@@ -7,19 +7,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from benchmark.images import read_image
 from benchmark.report.figures import save_png
+from benchmark.video.draw import keypoint_colors
 
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 PANEL_ASPECT = 4 / 3  # width / height of each panel's crop
-
-
-def _marker(name: str, colors: Mapping[str, object]) -> str:
-    """The adapter's marker: fixed by its place in ``colors``, like its colour."""
-    return MARKERS[list(colors).index(name) % len(MARKERS)]
+LEGEND_ENTRY_IN = 1.15  # room one legend entry takes, inches
 
 
 def _crop_box(
@@ -59,101 +56,157 @@ def _crop_box(
     return float(x0), float(x1), float(y0), float(y1)
 
 
-def overlay_grid(
+def keypoint_palette(n: int) -> list[tuple[float, float, float]]:
+    """One colour per keypoint, the same as in the labelled videos (:func:`keypoint_colors`)."""
+    return [(r / 255, g / 255, b / 255) for r, g, b in keypoint_colors(n)]
+
+
+def _panel(
+    ax: Axes,
+    image: np.ndarray,
+    gt: np.ndarray,
+    pred: np.ndarray,
+    edges: Sequence[tuple[int, int]],
+    palette: Sequence[tuple[float, float, float]],
+    box: tuple[float, float, float, float],
+) -> None:
+    """One adapter's predictions on one frame: rings = ground truth, dots = predictions."""
+    height, width = image.shape[:2]
+    ax.imshow(image, interpolation="nearest" if max(width, height) < 200 else "antialiased")
+    for a, b in edges:
+        if np.isfinite(gt[[a, b]]).all():
+            ax.plot(gt[[a, b], 0], gt[[a, b], 1], color="white", lw=0.8, alpha=0.6, zorder=2)
+    labelled = np.isfinite(gt).all(axis=1)
+    found = np.isfinite(pred).all(axis=1)
+    for j in np.flatnonzero(labelled & found):
+        ax.plot(*np.stack([gt[j], pred[j]]).T, color=palette[j], lw=1.2, zorder=3)
+    for j in np.flatnonzero(labelled):
+        ax.scatter(*gt[j], s=95, facecolors="none", edgecolors="black", lw=2.6, zorder=4)
+        ax.scatter(*gt[j], s=95, facecolors="none", edgecolors=[palette[j]], lw=1.4, zorder=4)
+        if not found[j]:  # missed: a cross in the ring
+            ax.scatter(*gt[j], s=30, marker="x", color="black", lw=2.6, zorder=5)
+            ax.scatter(*gt[j], s=30, marker="x", color=[palette[j]], lw=1.2, zorder=5)
+    ax.scatter(
+        pred[found, 0],
+        pred[found, 1],
+        s=26,
+        c=[palette[j] for j in np.flatnonzero(found)],
+        edgecolors="black",
+        linewidths=0.6,
+        zorder=6,
+    )
+    judged = labelled & found
+    words = []
+    if judged.any():
+        words.append(f"{np.linalg.norm(pred[judged] - gt[judged], axis=1).mean():.1f} px")
+    if (labelled & ~found).any():
+        words.append(f"{int((labelled & ~found).sum())} missed")
+    if words:
+        ax.text(
+            0.02,
+            0.97,
+            ", ".join(words),
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=7,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+            zorder=7,
+        )
+    x0, x1, y0, y1 = box
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y1, y0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def overlay_figure(
     image_paths: Sequence[Path],
     ground_truth: np.ndarray,
     predictions: Mapping[str, np.ndarray],
     edges: Sequence[tuple[int, int]],
-    colors: Mapping[str, tuple[float, float, float]],
+    keypoints: Sequence[str],
     titles: Sequence[str],
-    out: Path,
-    columns: int = 3,
-) -> Path:
-    """Draw a grid of frames: ground truth hollow, each adapter's predictions filled.
+    adapter_colors: Mapping[str, tuple[float, float, float]] | None = None,
+) -> Figure:
+    """One row per frame and one column per adapter, one colour per keypoint.
+
+    In each panel a ring is a labelled keypoint, a dot of the same colour the adapter's
+    prediction of it, joined by a line; a cross in a ring marks a miss. Every panel of a row
+    shows the same crop. A legend names the keypoints' colours.
 
     Args:
-        image_paths: One image per panel.
+        image_paths: One image per row.
         ground_truth: ``(n_frames, n_keypoints, 2)`` labels, NaN = not labelled.
-        predictions: Adapter name -> ``(n_frames, n_keypoints, 2)`` predictions (NaN = missed).
+        predictions: Adapter name -> ``(n_frames, n_keypoints, 2+)`` predictions (NaN = missed),
+            one column each, in this order.
         edges: Skeleton edges (keypoint index pairs), drawn between ground-truth points.
-        colors: Adapter name -> RGB colour.
-        titles: One caption per panel.
-        out: PNG path.
-        columns: Panels per row.
+        keypoints: Keypoint names, in the points' order.
+        titles: One label per row (the frame).
+        adapter_colors: Adapter name -> RGB colour of its panels' frame (as in the figures).
 
     Returns:
-        ``out``. A thin line joins each prediction to its ground-truth point.
+        The figure; ``axes`` holds the panels row by row.
     """
-    n = len(image_paths)
-    cols = min(columns, n)
-    rows = math.ceil(n / cols)
-    fig = Figure(figsize=(3.4 * cols, 2.55 * rows + 0.5))
     names = list(predictions)
+    rows, cols = len(image_paths), max(len(names), 1)
+    palette = keypoint_palette(len(keypoints))
+    panel_w = min(max(12.0 / cols, 2.2), 3.4)
+    panel_h = panel_w / PANEL_ASPECT
+    width = panel_w * cols + 0.3
+    per_row = max(2, int(width / LEGEND_ENTRY_IN))  # legend entries that fit on one line
+    legend_rows = math.ceil((len(keypoints) + 2) / per_row)
+    fig = Figure(figsize=(width, panel_h * rows + 0.35 + 0.25 * legend_rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, path in enumerate(image_paths):
-        ax = fig.add_subplot(rows, cols, i + 1)
         image = read_image(path)
         height, width = image.shape[:2]
-        ax.imshow(image, interpolation="nearest" if max(width, height) < 200 else "antialiased")
         gt = ground_truth[i]
         # Zoom on the labelled keypoints and their predictions (a far-off miss widens the view;
         # predictions of unlabelled keypoints do not).
         labelled = np.isfinite(gt).all(axis=1)
         judged = [np.where(labelled[:, None], predictions[a][i][:, :2], np.nan) for a in names]
-        x0, x1, y0, y1 = _crop_box(np.stack([gt, *judged]), width, height)
-        for a, b in edges:
-            if np.isfinite(gt[[a, b]]).all():
-                ax.plot(gt[[a, b], 0], gt[[a, b], 1], color="white", lw=1, alpha=0.7, zorder=2)
-        for name in names:
-            pred = predictions[name][i][:, :2]
-            both = np.isfinite(pred).all(axis=1) & np.isfinite(gt).all(axis=1)
-            for j in np.flatnonzero(both):
-                ax.plot(
-                    [gt[j, 0], pred[j, 0]],
-                    [gt[j, 1], pred[j, 1]],
-                    color=colors[name],
-                    lw=1,
-                    alpha=0.8,
-                    zorder=3,
-                )
-            ax.scatter(
-                pred[:, 0],
-                pred[:, 1],
-                s=28,
-                marker=_marker(name, colors),
-                color=colors[name],
-                edgecolors="black",
-                linewidths=0.5,
-                zorder=5,
-            )
-        ax.scatter(
-            gt[:, 0], gt[:, 1], s=110, facecolors="none", edgecolors="black", lw=2.6, zorder=4
-        )
-        ax.scatter(
-            gt[:, 0], gt[:, 1], s=110, facecolors="none", edgecolors="white", lw=1.3, zorder=4
-        )
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y1, y0)
-        ax.set_title(titles[i], fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        box = _crop_box(np.stack([gt, *judged]), width, height)
+        for c, name in enumerate(names):
+            ax = axes[i, c]
+            _panel(ax, image, gt, predictions[name][i][:, :2], edges, palette, box)
+            if adapter_colors and name in adapter_colors:
+                for spine in ax.spines.values():
+                    spine.set(edgecolor=adapter_colors[name], linewidth=2.5)
+            if i == 0:
+                ax.set_title(name, fontsize=10, fontweight="bold")
+        axes[i, 0].set_ylabel(titles[i], fontsize=7)
     handles = [
-        Line2D(
-            [], [], ls="", marker="o", ms=9, mfc="none", mec="black", mew=1.5, label="ground truth"
-        )
+        Line2D([], [], ls="", marker="o", ms=9, mfc="none", mec="black", mew=1.5, label="label"),
+        Line2D([], [], ls="", marker="x", ms=6, color="black", mew=1.5, label="missed"),
     ] + [
-        Line2D(
-            [],
-            [],
-            ls="",
-            marker=_marker(name, colors),
-            ms=7,
-            color=colors[name],
-            mec="black",
-            mew=0.5,
-            label=name,
-        )
-        for name in names
+        Line2D([], [], ls="", marker="o", ms=7, color=palette[j], mec="black", mew=0.6, label=kp)
+        for j, kp in enumerate(keypoints)
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.94, bottom=0.5 / (2.55 * rows + 0.5) + 0.02)
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncol=math.ceil(len(handles) / legend_rows),
+        frameon=False,
+        fontsize=9,
+        handletextpad=0.3,
+        columnspacing=1.2,
+    )
+    return fig
+
+
+def overlay_grid(
+    image_paths: Sequence[Path],
+    ground_truth: np.ndarray,
+    predictions: Mapping[str, np.ndarray],
+    edges: Sequence[tuple[int, int]],
+    keypoints: Sequence[str],
+    titles: Sequence[str],
+    out: Path,
+    adapter_colors: Mapping[str, tuple[float, float, float]] | None = None,
+) -> Path:
+    """Save :func:`overlay_figure` of these frames as the PNG ``out``; returns ``out``."""
+    fig = overlay_figure(
+        image_paths, ground_truth, predictions, edges, keypoints, titles, adapter_colors
+    )
     return save_png(fig, out)

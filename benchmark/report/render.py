@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,11 +30,14 @@ from benchmark.report.summary import (
     fmt_px,
     fmt_rate,
     md_table,
+    options,
+    schedule_summary,
 )
 from benchmark.report.tracks import tracking_context
 
-OVERLAY_FRAMES = 6
+OVERLAY_FRAMES = 4
 STDERR_LINES = 20
+NOTES_CHARS = 80  # notes in the schedules table; every note is listed below it
 JOB_KEYS = ["dataset", "fold", "adapter", "seed"]
 
 
@@ -88,6 +93,23 @@ def _of_jobs(frame: pd.DataFrame, keys: set[tuple[str, ...]]) -> pd.DataFrame:
     """Rows of a metrics or frame-errors table whose job (``JOB_KEYS`` as strings) is in keys."""
     rows = frame[JOB_KEYS].astype(str).to_numpy()
     return frame[np.array([tuple(k) in keys for k in rows], dtype=bool)]
+
+
+def _distinct(mappings: Iterable[object]) -> list[dict]:
+    """The distinct non-empty mappings among ``mappings``, in first-seen order."""
+    out: list[dict] = []
+    for mapping in mappings:
+        if isinstance(mapping, dict) and mapping and mapping not in out:
+            out.append(mapping)
+    return out
+
+
+def _code_list(mapping: dict) -> str:
+    """Every option of a nested mapping as markdown code spans: `` `a=1`, `b.c=2` ``."""
+    spans = (
+        f"{key}={value}".replace("`", "'").replace("\n", " ") for key, value in options(mapping)
+    )
+    return ", ".join(f"`{span}`" for span in spans)
 
 
 def _job_count(n_done: int, n_failed: int) -> str:
@@ -155,14 +177,22 @@ def _overlay(
     picks = np.linspace(0, len(common) - 1, min(OVERLAY_FRAMES, len(common))).round()
     frames = gt.subset([common[int(i)] for i in sorted(set(picks))])
     preds = {a: align_predictions(frames, p, chosen[a].predictions_path) for a, p in stored.items()}
-    titles = [f if len(f) <= 40 else "…" + f[-39:] for f in frames.frame_ids]
+    titles = [f if len(f) <= 32 else "…" + f[-31:] for f in frames.frame_ids]
     png = overlay_grid(
-        frames.image_paths, frames.points, preds, frames.skeleton.edges, colors, titles, out
+        frames.image_paths,
+        frames.points,
+        preds,
+        frames.skeleton.edges,
+        frames.keypoints,
+        titles,
+        out,
+        adapter_colors=colors,
     )
     caption = (
-        f"{frames.n_frames} test frames of fold {fold}: ground truth as hollow circles, each "
-        "adapter's predictions as filled markers joined to their ground-truth point by a thin "
-        "line; a keypoint without a marker was not detected."
+        f"{frames.n_frames} test frames of fold {fold} (rows), one column per adapter; one "
+        "colour per keypoint. A ring is the labelled point, a dot of its colour the adapter's "
+        "prediction, joined by a line; a cross in a ring marks a keypoint the adapter did not "
+        "detect. Each panel gives its mean error over detected keypoints."
     )
     return png, caption
 
@@ -199,7 +229,7 @@ def _dataset_context(
         and not np.isnan(_mean(done[done["adapter"] == a], "median_px"))
     ]
 
-    accuracy, timing, summaries, schedules = [], [], [], []
+    accuracy, timing, summaries, schedules, full_schedules = [], [], [], [], []
     for adapter in order:
         mine = table[table["adapter"] == adapter]
         ok = mine[mine["status"] == "done"]
@@ -252,11 +282,24 @@ def _dataset_context(
         versions = sorted(
             {str(r.get("framework_version")) for r in all_records if r.get("framework_version")}
         )
-        configs = list(dict.fromkeys(compact(r.get("adapter_config")) for r in all_records))
-        notes = list(dict.fromkeys(compact(r.get("notes")) for r in all_records))
+        configs = _distinct(r.get("adapter_config") for r in all_records)
+        notes = _distinct(r.get("notes") for r in all_records)
         schedules.append(
-            [adapter, ", ".join(versions) or "—", " / ".join(configs), " / ".join(notes)]
+            [
+                adapter,
+                ", ".join(versions) or "—",
+                " / ".join(schedule_summary(c) for c in configs) or "—",
+                " / ".join(compact(n, NOTES_CHARS) for n in notes) or "—",
+            ]
         )
+        if configs or notes:
+            full_schedules.append(
+                {
+                    "adapter": adapter,
+                    "schedules": [_code_list(c) for c in configs],
+                    "notes": [_code_list(n) for n in notes],
+                }
+            )
 
     keypoint_rows = []
     flagged = False
@@ -316,7 +359,30 @@ def _dataset_context(
         "overlay": f"{link_prefix}/{quote(overlay_png.name)}" if overlay_png else None,
         "overlay_caption": overlay_caption,
         "schedules": schedules,
+        "full_schedules": full_schedules,
     }
+
+
+def _status_words(statuses: Counter[str]) -> str:
+    """Job counts by status, finished first: ``8 finished, 1 failed, 2 skipped``."""
+    order = ["done", "failed", "skipped", *sorted(set(statuses) - {"done", "failed", "skipped"})]
+    words = {"done": "finished"}
+    return ", ".join(f"{statuses[s]} {words.get(s, s)}" for s in order if statuses[s])
+
+
+def _nothing_to_report(results: RunResults, statuses: Counter[str]) -> str:
+    """Why a run without a finished job has no report, in one line."""
+    if not results.jobs:
+        skipped = results.run.get("skipped_datasets") or {}
+        why = f" (skipped datasets: {', '.join(sorted(skipped))})" if skipped else ""
+        return f"no jobs in this run{why}: nothing to report"
+    first = next(j for j in results.jobs if j.status != "done")
+    error = str(first.record.get("error") or "").strip().splitlines()
+    detail = f"; {first.job_id}: {error[0][:120]}" if error else ""
+    return (
+        f"no finished jobs: {_status_words(statuses)} "
+        f"(see {results.run_dir / 'jobs' / '*' / 'job.json'}){detail}"
+    )
 
 
 def _failed(results: RunResults) -> list[dict]:
@@ -417,9 +483,13 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
         The path of the written markdown file.
 
     Raises:
-        InputError: ``run_dir`` is not a run directory, or a stored file is unreadable.
+        InputError: ``run_dir`` is not a run directory, has no finished job (nothing is
+            written then), or a stored file is unreadable.
     """
     results = load_run(run_dir)
+    statuses = Counter(j.status for j in results.jobs)
+    if not statuses["done"]:
+        raise InputError(run_dir, _nothing_to_report(results, statuses))
     out = Path(out) if out is not None else default_report_path(results)
     if out.suffix.lower() != ".md":
         raise InputError(out, "the report is markdown: give a path ending in .md")
@@ -431,14 +501,12 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
         _dataset_context(results, name, jobs_df, colors, fig_dir, quote(out.stem))
         for name in results.dataset_names()
     ]
-    statuses = [j.status for j in results.jobs]
     context = {
         "name": results.name,
         "created": results.run.get("created"),
         "hardware": _host_words(results.run.get("host") or {}),
-        "n_jobs": len(statuses),
-        "n_done": statuses.count("done"),
-        "n_failed": len(statuses) - statuses.count("done"),
+        "n_jobs": len(results.jobs),
+        "job_counts": _status_words(statuses),
         "datasets": datasets,
         "failed": _failed(results),
         "skipped_datasets": sorted((results.run.get("skipped_datasets") or {}).items()),

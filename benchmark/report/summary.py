@@ -6,6 +6,17 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 EPOCH_KEYS = ("epochs", "max_epochs", "n_epochs", "num_epochs")
+#: Options named in a schedule's one-line summary (the report lists every option below it).
+SUMMARY_KEYS = (
+    "net_type",
+    "backbone",
+    "model",
+    "model_type",
+    *EPOCH_KEYS,
+    "batch_size",
+    "lr",
+    "learning_rate",
+)
 MISS_NOTE = 0.10  # mention a keypoint in words when it is missed this often
 MISS_FLAG = 0.50  # flag a keypoint in tables when it is detected less often than this
 
@@ -74,22 +85,49 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def compact(mapping: Mapping | None, limit: int = 160) -> str:
-    """A nested mapping as ``key=value, section.key=value`` (shortened past ``limit`` chars)."""
-    if not mapping:
-        return "—"
-    items: list[str] = []
+def options(mapping: Mapping | None) -> list[tuple[str, object]]:
+    """A nested mapping's leaves as ``(dotted.key, value)`` pairs, in the mapping's order."""
+    items: list[tuple[str, object]] = []
 
     def walk(prefix: str, value: object) -> None:
         if isinstance(value, Mapping) and value:
             for key, sub in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), sub)
         else:
-            items.append(f"{prefix}={value}")
+            items.append((prefix, value))
 
-    walk("", mapping)
-    text = ", ".join(items)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    walk("", mapping or {})
+    return items
+
+
+def compact(mapping: Mapping | None, limit: int | None = 160) -> str:
+    """A nested mapping as ``key=value, section.key=value`` (shortened past ``limit`` chars).
+
+    ``limit=None`` never shortens.
+    """
+    if not mapping:
+        return "—"
+    text = ", ".join(f"{key}={value}" for key, value in options(mapping))
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def schedule_summary(config: Mapping | None, limit: int = 70) -> str:
+    """The few options that tell schedules apart (model, epochs, batch size, learning rate).
+
+    E.g. ``net_type=resnet_50, epochs=4, batch_size=8 (+14 more)``; the first options
+    (shortened to ``limit`` chars) when none of the summary keys is set.
+    """
+    items = options(config)
+    if not items:
+        return "—"
+    picked = [(k, v) for k, v in items if k.rsplit(".", 1)[-1] in SUMMARY_KEYS]
+    if not picked:
+        return compact(config, limit)
+    text = ", ".join(f"{key}={value}" for key, value in picked)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    rest = len(items) - len(picked)
+    return text + (f" (+{rest} more)" if rest else "")
 
 
 def find_epochs(config: Mapping | None) -> int | None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from PIL import Image
 
+from benchmark.paths import atomic_path
 from benchmark.report.figures import _style, save_png
 from benchmark.report.summary import fmt_duration, fmt_mb, fmt_pct, fmt_px, fmt_rate
+from benchmark.video.draw import keypoint_colors, with_legend
 from benchmark.video.track import FRAME_ERRORS, STILL, TRACK_JSON, TRACKS
 
 #: Who decoded the frames the model saw (track.json ``timing.inference``).
@@ -51,6 +54,28 @@ def _error_figure(
         ax.set(xlabel=f"frame of {stem}", ylabel="mean error (px)", yscale="symlog")
         ax.set_ylim(bottom=0)
     return save_png(fig, out)
+
+
+def _still_with_legend(still: Path, record: dict, out: Path) -> Path:
+    """The labelled still of a track with a keypoint legend beside it, as ``out`` (PNG).
+
+    The colours are the ones ``kpbench track`` drew with (one per keypoint, in order).
+    """
+    with Image.open(still) as im:
+        frame = np.asarray(im.convert("RGB"))
+    keypoints = [str(k) for k in record.get("keypoints") or []]
+    if keypoints:
+        cutoff = record.get("min_score")
+        frame = with_legend(
+            frame,
+            keypoints,
+            keypoint_colors(len(keypoints)),
+            min_score=float(cutoff) if isinstance(cutoff, int | float) else None,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        Image.fromarray(frame).save(tmp, format="PNG")
+    return out
 
 
 def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dict) -> dict | None:
@@ -110,8 +135,7 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
                 by_video.setdefault(video, []).append((r["adapter"], folder))
         if (folder / STILL).is_file():
             name = f"track_{folder.name}.png"
-            fig_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / STILL, fig_dir / name)
+            _still_with_legend(folder / STILL, r, fig_dir / name)
             stills.append(
                 {"title": f"{r['adapter']} on {video}", "link": f"{link_prefix}/{quote(name)}"}
             )

@@ -139,6 +139,30 @@ def test_provenance_schedule_notes_and_dataset_kind(rendered: Path) -> None:
     assert schedules["heatmap"][2] == "pretrained=False"
 
 
+def test_schedule_cell_is_short_and_every_option_is_listed_below(
+    fake_run: Path, tmp_path: Path
+) -> None:
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    options = {f"option_{i:02d}": i * 1.5 for i in range(30)}
+    long_note = "x" * 150
+    for job_json in run_dir.glob("jobs/blobs__*__deeplabcut__*/job.json"):
+        record = json.loads(job_json.read_text())
+        record["adapter_config"] = {"net_type": "resnet_50", "epochs": 4, **options}
+        record["notes"] = {"pretrained": False, "pretrained_reason": long_note}
+        job_json.write_text(json.dumps(record))
+    section = _section(render_report(run_dir, tmp_path / "r.md").read_text(), "blobs")
+    row = _table(section, "Schedules and notes")["deeplabcut"]
+    assert row[1] == "net_type=resnet_50, epochs=4 (+30 more)"
+    assert len(row[2]) <= 80 and row[2].endswith("…")
+    details = section[section.index("<details>") : section.index("</details>")]
+    assert "<summary>" in details
+    (line,) = [ln for ln in details.splitlines() if ln.startswith("- **deeplabcut** schedule:")]
+    assert line.count("`") == 2 * 32  # each of the 32 options in its own code span
+    assert "`option_29=43.5`" in line and "`net_type=resnet_50`" in line
+    assert f"`pretrained_reason={long_note}`" in details
+    assert "- **heatmap** schedule: `epochs=40`, `batch_size=8`" in details
+
+
 def test_rerendering_gives_identical_markdown(
     fake_run: Path, rendered: Path, tmp_path: Path
 ) -> None:
@@ -155,15 +179,46 @@ def test_real_species_is_named(fake_run: Path, tmp_path: Path) -> None:
     assert "## blobs (real data, mouse)" in md
 
 
-def test_run_with_only_failed_jobs_renders(tmp_path: Path) -> None:
+def test_run_with_only_failed_jobs_is_an_input_error_and_writes_nothing(tmp_path: Path) -> None:
     adapters = (FakeAdapter("heatmap", 1.0, failed_folds=(0, 1)),)
     run_dir = make_fake_run(tmp_path / "data", adapters=adapters)
-    md = render_report(run_dir, tmp_path / "r.md").read_text()
-    assert "no results (2 jobs failed or skipped)" in md
-    assert "no results (1 job failed or skipped)" in md  # blobs_solo
-    assert md.count("### `blobs") == 3
-    assert "![" not in md  # no figures without results
-    assert "| heatmap | 0 (+2 failed) | — |" in md
+    with pytest.raises(InputError, match=r"no finished jobs: 3 failed \(see ") as info:
+        render_report(run_dir, tmp_path / "r.md")
+    assert info.value.path == run_dir
+    assert "jobs/*/job.json" in str(info.value)
+    assert "RuntimeError: CUDA out of memory (fake)" in str(info.value)  # the first error
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "r.md").exists() and not (tmp_path / "r").exists()
+
+
+def test_failed_and_skipped_jobs_are_counted_apart(fake_run: Path, tmp_path: Path) -> None:
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    for i, job_json in enumerate(sorted(run_dir.glob("jobs/*/job.json"))):
+        record = json.loads(job_json.read_text())
+        record["status"] = "skipped" if i < 2 else "failed"
+        job_json.write_text(json.dumps(record))
+    with pytest.raises(InputError, match="no finished jobs: 7 failed, 2 skipped"):
+        render_report(run_dir, tmp_path / "r.md")
+
+
+def test_run_without_jobs_is_an_input_error(fake_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copyfile(fake_run / "run.json", run_dir / "run.json")
+    with pytest.raises(InputError, match="no jobs in this run: nothing to report"):
+        render_report(run_dir, tmp_path / "r.md")
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_job_counts_and_failed_section_say_what_happened(rendered: Path, tmp_path: Path) -> None:
+    md = rendered.read_text()
+    assert "9 jobs: 8 finished, 1 failed.\n" in md
+    assert "every job finished" not in md and "jobs finished." not in md
+    run_dir = make_fake_run(tmp_path / "data", adapters=(FakeAdapter("a", 1.0),))
+    done = render_report(run_dir, tmp_path / "all-done.md").read_text()
+    assert "3 jobs: 3 finished.\n" in done
+    failed = done[done.index("## Failed jobs") : done.index("## Provenance")]
+    assert "None: all 3 jobs finished." in failed
 
 
 def test_missing_optional_files_and_fields_still_render(fake_run: Path, tmp_path: Path) -> None:
@@ -191,9 +246,15 @@ def test_load_run_reads_every_job_and_dataset(fake_run: Path) -> None:
     assert results.dataset_names() == ["blobs", "blobs_solo"]
 
 
-def test_not_a_run_directory_is_an_input_error(tmp_path: Path) -> None:
+def test_not_a_run_directory_is_an_input_error(fake_run: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a kpbench run directory"):
         render_report(tmp_path, tmp_path / "r.md")
+    # Job folders without the run's run.json are not a run either.
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    (run_dir / "run.json").unlink()
+    with pytest.raises(InputError, match=r"not a kpbench run directory \(no run.json") as info:
+        render_report(run_dir, tmp_path / "r.md")
+    assert info.value.path == run_dir
     with pytest.raises(InputError, match="run directory not found"):
         render_report(tmp_path / "nope", tmp_path / "r.md")
 

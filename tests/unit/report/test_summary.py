@@ -14,6 +14,7 @@ from benchmark.report.summary import (
     fmt_pct,
     fmt_px,
     md_table,
+    schedule_summary,
 )
 
 
@@ -36,6 +37,17 @@ def test_compact_flattens_and_shortens() -> None:
     )
     assert compact({}) == "—"
     assert len(compact({"k": "x" * 500})) == 160
+    assert compact({"k": "x" * 500}, limit=None) == "k=" + "x" * 500
+
+
+def test_schedule_summary_names_model_epochs_batch_and_learning_rate() -> None:
+    config = {"net_type": "resnet_50", "epochs": 4, "batch_size": 8, "train_crop": "auto"}
+    assert schedule_summary(config) == "net_type=resnet_50, epochs=4, batch_size=8 (+1 more)"
+    nested = {"trainer": {"max_epochs": 7, "lr": 0.01}, "flip": True}
+    assert schedule_summary(nested) == "trainer.max_epochs=7, trainer.lr=0.01 (+1 more)"
+    assert schedule_summary({"sigma": 2.5}) == "sigma=2.5"  # none of the keys: the options
+    assert schedule_summary(None) == "—"
+    assert len(schedule_summary({"a": "x" * 500})) <= 70
 
 
 def test_find_epochs_searches_nested_configs() -> None:
