@@ -1,17 +1,21 @@
 """Prediction files: writing DeepLabCut-style tables, reading DeepLabCut and SLEAP predictions,
 and matching predicted frames and keypoints to ground truth.
 
-The files kpbench writes are what DeepLabCut 3's ``analyze_images`` writes: columns
-``scorer/individuals/bodyparts/coords`` with ``x, y, likelihood``, one row per image indexed by
-its frame id, CSV or h5 (key ``df_with_missing``). They load in ``movement``
-(``load_poses.from_dlc_file``) and in pandas with ``read_csv(header=[0, 1, 2, 3],
-index_col=0)``. ``individual=None`` gives the 3-level single-animal header of
-``analyze_videos`` instead (pandas ``header=[0, 1, 2]``; ``movement`` then reads only the h5).
+kpbench writes single-animal predictions as DeepLabCut 3 does: columns
+``scorer/bodyparts/coords`` with ``x, y, likelihood``, CSV or h5 (key ``df_with_missing``).
+Rows are indexed as DeepLabCut indexes them: video frames by their integer number (as
+``analyze_videos`` writes them), labelled frames ``labeled-data/<video>/<image>`` by the
+three-part row index of DeepLabCut's label and ``machinelabels`` files, any other frame by its
+id. pandas reads them with ``read_csv(header=[0, 1, 2], index_col=0)`` (``index_col=[0, 1, 2]``
+for labelled frames); ``movement.io.load_poses.from_dlc_file`` reads the h5, and the CSV of
+video frames. The old 4-level layout (an ``individuals`` level, as DeepLabCut's
+``analyze_images`` writes) is still read, and still written when ``individual`` is given.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,9 @@ H5_KEY = "df_with_missing"
 _LEVELS_3 = ["scorer", "bodyparts", "coords"]
 _LEVELS_4 = ["scorer", "individuals", "bodyparts", "coords"]
 _H5_SUFFIXES = (".h5", ".hdf5")
+#: Suffixes ``write_dlc_predictions`` writes (CSV, or HDF5 by pandas).
+SUFFIXES = (".csv", *_H5_SUFFIXES)
+_FRAME_NUMBER = re.compile(r"0|[1-9][0-9]*")
 
 
 @dataclass
@@ -58,14 +65,46 @@ class Predictions:
 # ----------------------------------------------------------------------------------------------
 
 
+def _row_index(frame_ids: Sequence[str]) -> pd.Index:
+    """DeepLabCut's row index for these frames: frame numbers as integers, labelled frames
+    ``labeled-data/<video>/<image>`` as a 3-level index, anything else as given."""
+    ids = [str(f) for f in frame_ids]
+    if ids and all(_FRAME_NUMBER.fullmatch(f) for f in ids):
+        return pd.Index([int(f) for f in ids], dtype="int64")
+    parts = [tuple(f.split("/")) for f in ids]
+    if ids and all(len(p) == 3 and p[0] == "labeled-data" and all(p) for p in parts):
+        return pd.MultiIndex.from_tuples(parts)
+    return pd.Index(ids, dtype=object)
+
+
+def _checked_output(path: str | Path) -> Path:
+    """``path``, if it names a file kind that ``write_dlc_predictions`` writes.
+
+    Raises:
+        InputError: The suffix is not ``.csv``, ``.h5`` or ``.hdf5``, or the path is a folder.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise InputError(
+            path, "predictions are written as .csv or .h5; choose a name ending in one of them"
+        )
+    if path.is_dir():
+        raise InputError(path, "is a folder; give a file name for the predictions")
+    return path
+
+
 def prediction_frame(
     frame_ids: Sequence[str],
     keypoints: Sequence[str],
     values: np.ndarray,
     scorer: str = "kpbench",
-    individual: str | None = "animal",
+    individual: str | None = None,
 ) -> pd.DataFrame:
-    """Predictions as a DeepLabCut DataFrame (x, y, likelihood per keypoint, rows = frames)."""
+    """Predictions as a DeepLabCut DataFrame (x, y, likelihood per keypoint, rows = frames).
+
+    Without ``individual``: DeepLabCut 3's single-animal layout (3 header levels, rows indexed
+    as DeepLabCut indexes them). With it: the old 4-level layout, rows indexed by frame id.
+    """
     values = np.asarray(values, dtype=np.float64)
     n, k = len(frame_ids), len(keypoints)
     if values.shape != (n, k, 3):
@@ -73,13 +112,13 @@ def prediction_frame(
     coords = ["x", "y", "likelihood"]
     if individual is None:
         columns = pd.MultiIndex.from_product([[scorer], list(keypoints), coords], names=_LEVELS_3)
+        index = _row_index(frame_ids)
     else:
         columns = pd.MultiIndex.from_product(
             [[scorer], [individual], list(keypoints), coords], names=_LEVELS_4
         )
-    return pd.DataFrame(
-        values.reshape(n, k * 3), index=pd.Index([str(f) for f in frame_ids]), columns=columns
-    )
+        index = pd.Index([str(f) for f in frame_ids], dtype=object)
+    return pd.DataFrame(values.reshape(n, k * 3), index=index, columns=columns)
 
 
 def write_dlc_predictions(
@@ -88,23 +127,32 @@ def write_dlc_predictions(
     keypoints: Sequence[str],
     values: np.ndarray,
     scorer: str = "kpbench",
-    individual: str | None = "animal",
+    individual: str | None = None,
 ) -> None:
     """Write predictions as a DeepLabCut table, ``.csv`` or ``.h5`` by suffix, atomically.
 
     Args:
-        path: Output file; ``.h5``/``.hdf5`` writes HDF5 (key ``df_with_missing``), else CSV.
-        frame_ids: Row index, one per frame.
+        path: Output file: ``.csv``, or ``.h5``/``.hdf5`` (HDF5, key ``df_with_missing``).
+        frame_ids: One per frame: a frame number (``"0"``), a labelled image
+            (``labeled-data/<video>/<image>``) or any other id.
         keypoints: Keypoint names (column order).
         values: ``(n_frames, n_keypoints, 3)`` x, y, likelihood; NaN x, y = not detected.
         scorer: The scorer name in the header.
-        individual: Name in the ``individuals`` header level, or None for the 3-level header.
+        individual: None (default) for DeepLabCut's single-animal 3-level header; a name
+            writes the old 4-level header with this one individual.
+
+    Raises:
+        InputError: ``path`` has another suffix (nothing is written).
+        ValueError: ``values`` do not fit the frames and keypoints.
     """
+    path = _checked_output(path)
     df = prediction_frame(frame_ids, keypoints, values, scorer, individual)
-    path = Path(path)
     with atomic_path(path) as tmp:
         if path.suffix.lower() in _H5_SUFFIXES:
-            df.to_hdf(tmp, key=H5_KEY, mode="w", format="table")
+            # As DeepLabCut: "table" for video frames; labels and machinelabels, indexed by
+            # a 3-level row index (which "table" cannot store with 3-level columns), "fixed".
+            fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
+            df.to_hdf(tmp, key=H5_KEY, mode="w", format=fmt)
         else:
             # "NaN" rather than empty cells: pandas reads a first row of only empty cells
             # as index names and drops it.

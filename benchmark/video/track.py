@@ -4,7 +4,8 @@ Frames are decoded, predicted, drawn and encoded a chunk at a time, so memory do
 with the video's length; only the ``(n_frames, k, 3)`` predictions are kept. Results go to
 ``RUN_DIR/tracks/<adapter>__<video stem>/``:
 
-- ``predictions.csv``: DeepLabCut-style table (x, y, likelihood), index = frame number;
+- ``predictions.csv``: the predictions as DeepLabCut's ``analyze_videos`` writes them
+  (header ``scorer/bodyparts/coords`` with x, y, likelihood; rows = frame numbers);
 - ``labelled.mp4``: H.264 (yuv420p) video with the poses drawn (unless ``--out`` moves it);
 - ``still.png``: one labelled frame from the middle of the video, for the report;
 - ``frame_errors.csv``: error per frame and keypoint when the video has ground truth
@@ -39,7 +40,7 @@ from PIL import Image
 
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.errors import InputError
-from benchmark.io.predictions import read_predictions, write_dlc_predictions
+from benchmark.io.predictions import SUFFIXES, read_predictions, write_dlc_predictions
 from benchmark.paths import atomic_path, atomic_write_text
 from benchmark.video.draw import draw_pose, keypoint_colors, tile
 from benchmark.video.io import read_chunks, video_info
@@ -286,6 +287,38 @@ def _write_frame_errors(path: Path, err: np.ndarray, keypoints: Sequence[str]) -
         table.to_csv(tmp, index=False)
 
 
+def check_out(out: str | Path | None) -> Path | None:
+    """The ``--out`` video path, checked before anything is loaded or written.
+
+    Raises:
+        InputError: It does not end in ``.mp4`` or is a folder.
+    """
+    if out is None:
+        return None
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise InputError(out, "--out takes an .mp4 file (the labelled video is H.264 MP4)")
+    if out.is_dir():
+        raise InputError(out, "--out is a folder; give an .mp4 file name")
+    return out
+
+
+def check_csv(csv: str | Path | None) -> Path | None:
+    """The ``--csv`` predictions path, checked before anything is loaded or written.
+
+    Raises:
+        InputError: It does not end in ``.csv`` or ``.h5`` (``.hdf5``), or is a folder.
+    """
+    if csv is None:
+        return None
+    csv = Path(csv)
+    if csv.suffix.lower() not in SUFFIXES:
+        raise InputError(csv, "--csv takes a .csv or .h5 file (DeepLabCut's two formats)")
+    if csv.is_dir():
+        raise InputError(csv, "--csv is a folder; give a .csv or .h5 file name")
+    return csv
+
+
 def track_dir(run_dir: str | Path, adapter: str, video: str | Path) -> Path:
     """``RUN_DIR/tracks/<adapter>__<video stem>``."""
     return Path(run_dir) / TRACKS / f"{adapter}__{Path(video).stem}"
@@ -323,7 +356,7 @@ def track_video(
         run_dir: A run directory with a finished job of ``adapter``.
         adapter: Adapter label in the run.
         video: Any video ffmpeg reads.
-        out: Labelled video path (default ``tracks/<adapter>__<stem>/labelled.mp4``).
+        out: Labelled video path, ``.mp4`` (default ``tracks/<adapter>__<stem>/labelled.mp4``).
         csv: Extra copy of the predictions (``.csv`` or ``.h5``) at this path.
         dataset: Dataset whose model to use, when the adapter ran on several.
         chunk_size: Frames decoded and predicted at a time.
@@ -334,11 +367,16 @@ def track_video(
 
     Returns:
         The ``track.json`` record (also written to the track folder).
+
+    Raises:
+        InputError: ``out`` or ``csv`` has a wrong suffix (checked first), the run has no such
+            model, or the video cannot be read.
     """
     from benchmark.registry import load_class
     from benchmark.runner.worker import set_threads
     from benchmark.synthetic.render import video_writer
 
+    out, csv = check_out(out), check_csv(csv)
     video = Path(video)
     info = video_info(video)
     model = find_model(run_dir, adapter, dataset)
@@ -576,6 +614,7 @@ def compare_videos(
 
     if len(adapters) < 2:
         raise InputError(Path(run_dir), "--compare needs at least two adapters (A,B)")
+    out = check_out(out)
     video = Path(video)
     info = video_info(video)
     tracks = []

@@ -52,13 +52,18 @@ def make_gt(ids: list[str], keypoints=KEYPOINTS, root: Path = Path("/data/proj")
 # ----- writing: pandas as DeepLabCut reads it, and movement -----
 
 
+def split_ids(ids: list[str]) -> list[tuple[str, ...]]:
+    return [tuple(f.split("/")) for f in ids]
+
+
 def test_csv_reads_in_pandas_like_deeplabcut(tmp_path):
+    """Single-animal labelled frames: DeepLabCut's 3 header rows and 3-part row index."""
     values, ids = make_values(), frame_ids()
     path = tmp_path / "pred.csv"
     write_dlc_predictions(path, ids, KEYPOINTS, values, scorer="me")
-    df = pd.read_csv(path, header=[0, 1, 2, 3], index_col=0)
-    assert list(df.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
-    assert list(df.index) == ids
+    df = pd.read_csv(path, header=[0, 1, 2], index_col=[0, 1, 2])
+    assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
+    assert list(df.index) == split_ids(ids)
     assert list(df.columns.get_level_values("bodyparts").unique()) == list(KEYPOINTS)
     assert list(df.columns.get_level_values("coords")[:3]) == ["x", "y", "likelihood"]
     assert set(df.columns.get_level_values("scorer")) == {"me"}
@@ -66,34 +71,69 @@ def test_csv_reads_in_pandas_like_deeplabcut(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.csv"]  # no temp file left
 
 
-def test_three_level_csv_reads_with_header_0_1_2(tmp_path):
-    values, ids = make_values(), frame_ids()
+@pytest.mark.parametrize(
+    ("ids", "index"),
+    [
+        ([str(i) for i in range(6)], list(range(6))),  # video frames, as analyze_videos
+        (
+            [f"/data/m4s1/img{i}.png" for i in range(6)],
+            [f"/data/m4s1/img{i}.png" for i in range(6)],
+        ),
+    ],
+)
+def test_three_level_csv_reads_with_header_0_1_2(tmp_path, ids, index):
+    values = make_values()
     path = tmp_path / "pred.csv"
-    write_dlc_predictions(path, ids, KEYPOINTS, values, individual=None)
+    write_dlc_predictions(path, ids, KEYPOINTS, values)
     df = pd.read_csv(path, header=[0, 1, 2], index_col=0)
     assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
-    assert list(df.index) == ids
+    assert list(df.index) == index
     np.testing.assert_allclose(df.to_numpy().reshape(values.shape), values, equal_nan=True)
+    assert read_predictions(path).frame_ids == tuple(ids)
 
 
-@pytest.mark.parametrize("individual", ["animal", None])
-def test_h5_reads_in_pandas_like_deeplabcut(tmp_path, individual):
+def test_four_level_layout_of_old_runs_is_written_with_individual(tmp_path):
     values, ids = make_values(), frame_ids()
-    path = tmp_path / "pred.h5"
-    write_dlc_predictions(path, ids, KEYPOINTS, values, individual=individual)
-    df = pd.read_hdf(path, key="df_with_missing")
-    assert df.columns.nlevels == (4 if individual else 3)
+    path = tmp_path / "pred.csv"
+    write_dlc_predictions(path, ids, KEYPOINTS, values, individual="animal")
+    df = pd.read_csv(path, header=[0, 1, 2, 3], index_col=0)
+    assert list(df.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
     assert list(df.index) == ids
     np.testing.assert_allclose(df.to_numpy().reshape(values.shape), values, equal_nan=True)
 
 
 @pytest.mark.parametrize(
-    ("name", "individual"), [("pred.csv", "animal"), ("pred.h5", "animal"), ("pred.h5", None)]
+    ("individual", "ids", "index"),
+    [
+        ("animal", frame_ids(), frame_ids()),
+        (None, frame_ids(), split_ids(frame_ids())),
+        (None, [str(i) for i in range(6)], list(range(6))),
+    ],
 )
-def test_loads_in_movement(tmp_path, name, individual):
+def test_h5_reads_in_pandas_like_deeplabcut(tmp_path, individual, ids, index):
+    values = make_values()
+    path = tmp_path / "pred.h5"
+    write_dlc_predictions(path, ids, KEYPOINTS, values, individual=individual)
+    df = pd.read_hdf(path, key="df_with_missing")
+    assert df.columns.nlevels == (4 if individual else 3)
+    assert list(df.index) == index
+    np.testing.assert_allclose(df.to_numpy().reshape(values.shape), values, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "individual", "ids"),
+    [
+        ("pred.csv", "animal", frame_ids()),
+        ("pred.h5", "animal", frame_ids()),
+        ("pred.h5", None, frame_ids()),
+        ("track.csv", None, [str(i) for i in range(6)]),
+        ("track.h5", None, [str(i) for i in range(6)]),
+    ],
+)
+def test_loads_in_movement(tmp_path, name, individual, ids):
     from movement.io import load_poses
 
-    values, ids = make_values(), frame_ids()
+    values = make_values()
     path = tmp_path / name
     write_dlc_predictions(path, ids, KEYPOINTS, values, individual=individual)
     ds = load_poses.from_dlc_file(path)
@@ -103,6 +143,15 @@ def test_loads_in_movement(tmp_path, name, individual):
     np.testing.assert_allclose(position, values[..., :2], equal_nan=True)
     confidence = ds.confidence.transpose("time", "keypoints", "individuals").values[..., 0]
     np.testing.assert_allclose(confidence, values[..., 2], equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["pred.parquet", "pred", "pred.txt"])
+def test_write_refuses_other_formats(tmp_path, name):
+    """Only .csv and .h5 are written; before, any other name got CSV text."""
+    with pytest.raises(InputError, match=r"\.csv or \.h5") as info:
+        write_dlc_predictions(tmp_path / name, frame_ids(), KEYPOINTS, make_values())
+    assert info.value.path == tmp_path / name
+    assert not any(tmp_path.iterdir())
 
 
 def test_write_checks_shape(tmp_path):

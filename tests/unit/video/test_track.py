@@ -234,6 +234,40 @@ def test_cli_track_and_compare(tiny_run, tmp_path, capsys):
     assert main(["track", str(run_dir), "--adapter", "mean", "--video", str(missing)]) == 2
 
 
+def _files(folder: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "message"),
+    [
+        ("--csv", "pred.parquet", "--csv takes a .csv or .h5 file"),
+        ("--csv", "pred", "--csv takes a .csv or .h5 file"),
+        ("--out", "labelled.avi", "--out takes an .mp4 file"),
+        ("--out", "labelled", "--out takes an .mp4 file"),
+    ],
+)
+def test_cli_track_refuses_other_output_formats_first(
+    tiny_run, tmp_path, capsys, option, name, message
+):
+    """Before: --csv x.parquet got CSV text, --out without .mp4 a traceback after tracking."""
+    run_dir, video = tiny_run
+    before = _files(run_dir)
+    target = tmp_path / name
+    for adapter in ("mean", "nope"):  # "nope": the check comes before the model is looked up
+        args = ["track", str(run_dir), "--adapter", adapter, "--video", str(video), "--quiet"]
+        assert main([*args, option, str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"kpbench: error: {target}: {message}" + err.split(message, 1)[1]
+        assert err.count("\n") == 1 and "Traceback" not in err
+    if option == "--out":
+        compare = ["track", str(run_dir), "--compare", "mean,mean2", "--video", str(video)]
+        assert main([*compare, "--out", str(target), "--quiet"]) == 2
+        assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    assert _files(run_dir) == before  # nothing written or rewritten
+
+
 def test_compare_needs_two_adapters(tiny_run):
     run_dir, video = tiny_run
     from benchmark.errors import InputError
