@@ -7,7 +7,6 @@ Frames stored inside the file (``.pkg.slp``) or in a video are written once as P
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -17,19 +16,11 @@ import numpy as np
 
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.errors import InputError
-from benchmark.paths import atomic_path, cache_dir
+from benchmark.paths import atomic_path, cache_dir, sha256_file
 
 # Labels.provenance key holding {"<video index>/<frame index>": frame id}, written by
 # write_pkg_slp so that reading the file back gives the original frame ids.
 FRAME_IDS_KEY = "kpbench_frame_ids"
-
-
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def _image_list_id(image: Path, slp_dir: Path) -> str:
@@ -69,7 +60,7 @@ def _materialise(path: Path, wanted: list[tuple[int, object, int]]) -> dict[tupl
     """Write the frames ``(video index, video, frame index)`` as PNGs once; return their paths."""
     from PIL import Image
 
-    target = cache_dir() / "frames" / _file_hash(path)
+    target = cache_dir() / "frames" / sha256_file(path)[:16]
     rel = {(vi, fi): Path(f"video{vi}") / f"{fi:06d}.png" for vi, _, fi in wanted}
     if not all((target / r).is_file() for r in rel.values()):
         target.parent.mkdir(parents=True, exist_ok=True)

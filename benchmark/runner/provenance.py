@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -61,10 +60,3 @@ def host_info() -> dict[str, Any]:
     except ImportError:
         info["torch"] = None
     return info
-
-
-def sha256_file(path: Path) -> str | None:
-    """SHA-256 of a file's bytes, or None when it does not exist."""
-    if not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -29,10 +29,10 @@ import yaml
 from benchmark import __version__
 from benchmark.dataset import Dataset
 from benchmark.errors import InputError, KpbenchError
-from benchmark.paths import atomic_write_text, repo_root
+from benchmark.paths import atomic_write_text, repo_root, sha256_file
 from benchmark.runner.config import AdapterSpec, RunConfig, check_adapters
 from benchmark.runner.progress import JobProgress, read_progress
-from benchmark.runner.provenance import git_commit, host_info, sha256_file
+from benchmark.runner.provenance import git_commit, host_info
 from benchmark.runner.worker import dataset_to_plain
 from benchmark.splits import Split, load_splits, make_splits, save_splits
 

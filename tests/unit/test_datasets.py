@@ -14,7 +14,7 @@ from PIL import Image
 from benchmark import datasets
 from benchmark.datasets import DatasetUnavailableError, UnknownDatasetError
 from benchmark.errors import InputError
-from benchmark.paths import repo_root
+from benchmark.paths import sha256_file
 
 MOUSE = "dlc-openfield-mouse"
 # Files the shared mirror adds that are not part of the upstream dataset.
@@ -45,7 +45,7 @@ def _write_manifest(folder: Path, raw: dict) -> Path:
 
 
 def _mouse_raw() -> dict:
-    return yaml.safe_load((repo_root() / "datasets" / f"{MOUSE}.yaml").read_text())
+    return yaml.safe_load((datasets.SHIPPED_MANIFESTS / f"{MOUSE}.yaml").read_text())
 
 
 def _leftovers(cache: Path) -> list[str]:
@@ -77,7 +77,7 @@ def test_mouse_manifest_matches_mirror_checksums(openfield_mouse_dir: Path) -> N
     for line in (openfield_mouse_dir / "SHA256SUMS").read_text().splitlines():
         digest, rel = line.split(maxsplit=1)
         sums[rel.removeprefix("./")] = digest
-    manifest = datasets.load_manifest(repo_root() / "datasets" / f"{MOUSE}.yaml")
+    manifest = datasets.load_manifest(datasets.SHIPPED_MANIFESTS / f"{MOUSE}.yaml")
     assert {f.path: f.sha256 for f in manifest.files} == sums
     urls = {f.path: f.url for f in manifest.files}
     commit = "2df0f46c8c8c56c8238b46b3d58384163bafb2f0"
@@ -134,7 +134,7 @@ def test_fetch_through_mirror_verifies_every_file(mirrored: Path) -> None:
     copied = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert copied == sorted(f.path for f in manifest.files)
     assert not MIRROR_ADDITIONS & set(copied)
-    assert all(datasets.sha256_of(folder / f.path) == f.sha256 for f in manifest.files)
+    assert all(sha256_file(folder / f.path) == f.sha256 for f in manifest.files)
     assert datasets.is_present(MOUSE)
     assert _leftovers(mirrored) == [MOUSE]  # no staging folder left behind
     # A second call finds it present and copies nothing.
@@ -153,12 +153,12 @@ def test_corrupt_mirror_copy_fails_naming_the_file(
     data[1000] ^= 0xFF
     bad.write_bytes(bytes(data))
     monkeypatch.setenv("KPBENCH_DATA_MIRROR", str(mirror))
-    expected = datasets.sha256_of(openfield_mouse_dir / "labeled-data" / "m4s1" / "img0057.png")
+    expected = sha256_file(openfield_mouse_dir / "labeled-data" / "m4s1" / "img0057.png")
     with pytest.raises(InputError, match="sha256 mismatch") as info:
         datasets.fetch(MOUSE)
     assert info.value.path == bad
     assert expected in info.value.problem
-    assert datasets.sha256_of(bad) in info.value.problem
+    assert sha256_file(bad) in info.value.problem
     assert _leftovers(cache) == []  # nothing half-written
     assert not datasets.is_present(MOUSE)
 
@@ -265,7 +265,7 @@ def test_preview_of_a_loaded_dataset(blob_dataset, tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_synthetic(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A manifest folder holding a copy of synthetic-rat shrunk to 6 frames of 160x120."""
-    raw = yaml.safe_load((repo_root() / "datasets" / "synthetic-rat.yaml").read_text())
+    raw = yaml.safe_load((datasets.SHIPPED_MANIFESTS / "synthetic-rat.yaml").read_text())
     raw |= {"n_frames": 6, "image_size": [160, 120]}
     _write_manifest(tmp_path / "manifests", raw)
     monkeypatch.setenv("KPBENCH_MANIFEST_DIR", str(tmp_path / "manifests"))
@@ -331,17 +331,17 @@ def served(cache: Path, openfield_mouse_dir: Path, tmp_path: Path, monkeypatch: 
 def test_download_from_origin_verifies_checksums(served: Path, cache: Path) -> None:
     folder = datasets.fetch(MOUSE)
     for f in datasets.get_manifest(MOUSE).files:
-        assert datasets.sha256_of(folder / f.path) == f.sha256
+        assert sha256_file(folder / f.path) == f.sha256
     assert _leftovers(cache) == [MOUSE]
 
 
 def test_download_with_wrong_checksum_names_the_file(served: Path, cache: Path) -> None:
     bad = served / "labeled-data" / "m4s1" / "img0001.png"
-    expected = datasets.sha256_of(bad)
+    expected = sha256_file(bad)
     bad.write_bytes(bad.read_bytes()[:-10])  # truncated in transit
     with pytest.raises(InputError, match="sha256 mismatch") as info:
         datasets.fetch(MOUSE)
     assert info.value.path == Path(MOUSE, "labeled-data", "m4s1", "img0001.png")
     assert "http://127.0.0.1:" in info.value.problem
-    assert expected in info.value.problem and datasets.sha256_of(bad) in info.value.problem
+    assert expected in info.value.problem and sha256_file(bad) in info.value.problem
     assert _leftovers(cache) == []
