@@ -37,7 +37,7 @@ RULES = {"epochs": POSITIVE_INT, "crop": Either((OneOf(("auto",)), Pair(POSITIVE
     ],
 )
 def test_bad_values_name_the_option_and_the_value(option, value, words) -> None:
-    with pytest.raises(ConfigError, match="^adapter 'x': ") as info:
+    with pytest.raises(ConfigError, match=r"^adapter 'x': ") as info:
         check_options("x", DEFAULTS, RULES, {option: value})
     assert words in str(info.value)
 
