@@ -120,9 +120,10 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     predict_s = time.perf_counter() - t0
     pred = check_predictions(pred, test, spec["adapter"])
 
-    write_dlc_predictions(
-        Path(spec["predictions_path"]), test.frame_ids, test.keypoints, pred, scorer=spec["label"]
-    )
+    # CSV and h5, as DeepLabCut writes predictions (movement's file reader takes the h5).
+    csv = Path(spec["predictions_path"])
+    for path in (csv, csv.with_suffix(".h5")):
+        write_dlc_predictions(path, test.frame_ids, test.keypoints, pred, scorer=spec["label"])
     notes_path = Path(model_dir) / "kpbench_notes.json"
     notes = json.loads(notes_path.read_text()) if notes_path.is_file() else {}
     return {

@@ -71,6 +71,14 @@ def test_run_computes_metrics_from_stored_predictions(tmp_path, project):
     (split,) = load_splits(run_dir / "splits/blobs.json", ds)
     pred = read_predictions(run_dir / "jobs/blobs__fold0__mean__seed0/predictions.csv")
     assert list(pred.frame_ids) == list(split.test)
+    # The h5 twin holds the same predictions, and movement's file reader loads it.
+    from movement.io import load_poses
+
+    h5 = run_dir / "jobs/blobs__fold0__mean__seed0/predictions.h5"
+    np.testing.assert_allclose(read_predictions(h5).values, pred.values, rtol=1e-12)
+    poses = load_poses.from_dlc_file(h5)
+    assert list(poses.keypoints.values) == list(ds.keypoints)
+    assert poses.position.sizes["time"] == len(split.test)
     test = ds.subset(split.test)
     err = np.linalg.norm(pred.values[..., :2] - test.points, axis=-1)
     expected = np.nanmean(err)
