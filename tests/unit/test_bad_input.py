@@ -25,6 +25,7 @@ from benchmark.io.predictions import write_dlc_predictions
 from tests.fixtures import make_blob_dataset
 
 MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
+FAILING = "tests.adapters_for_tests:FailingAdapter"
 
 
 @dataclass
@@ -126,6 +127,22 @@ def _file(case: Case, name: str, text: str = "x") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def _huge_image(case: Case) -> Path:
+    """The project with one image replaced by a 14000x14000 PNG header (PIL's bomb guard)."""
+    from tests.unit.io.test_image_sizes import png_header_only
+
+    project = case.project()
+    png_header_only(next(project.glob("labeled-data/*/img0001.png")), 14000, 14000)
+    return project
+
+
+def _failed_run(case: Case) -> Path:
+    """A run whose only job failed (``kpbench run`` exits 1)."""
+    config = case.config([FAILING])
+    assert main(["run", str(config), "--out", str(case.root / "failed"), "--quiet"]) == 1
+    return case.root / "failed"
 
 
 def _corrupt_image(case: Case) -> Path:
@@ -449,6 +466,37 @@ ROWS: list[tuple[str, Build, int, list[str]]] = [
         lambda c: ["run", str(c.root / "run.yaml"), "--out", str(_run_dir_of_other_config(c))],
         2,
         ["made with a different config"],
+    ),
+    (
+        "info-image-over-the-pixel-limit",
+        lambda c: ["info", str(_huge_image(c))],
+        2,
+        ["img0001.png", "image is 14000x14000 px"],
+    ),
+    # ----- report and track
+    (
+        "report-not-a-run",
+        lambda c: ["report", str(c.project()), "--out", str(c.out / "r.md")],
+        2,
+        ["not a kpbench run directory"],
+    ),
+    (
+        "report-no-finished-job",
+        lambda c: ["report", str(_failed_run(c)), "--out", str(c.out / "r.md")],
+        2,
+        ["no finished jobs: 1 failed"],
+    ),
+    (
+        "track-out-not-mp4",
+        lambda c: ["track", ".", "--adapter", "x", "--video", "v.mp4", "--out", "v.avi"],
+        2,
+        ["v.avi", "--out takes an .mp4 file"],
+    ),
+    (
+        "track-csv-not-csv-or-h5",
+        lambda c: ["track", ".", "--adapter", "x", "--video", "v.mp4", "--csv", "p.parquet"],
+        2,
+        ["p.parquet", "--csv takes a .csv or .h5 file"],
     ),
     # ----- other commands
     (
