@@ -112,3 +112,14 @@ def test_unknown_format_and_unknown_adapter(capsys, tmp_path):
     code, _, err = _run(capsys, "run", str(config), "--out", str(tmp_path / "run"))
     assert code == 2 and "did you mean 'heatmap'" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_adapters_list_says_an_unbuilt_environment_does_not_run_yet(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KPBENCH_ENVS", str(tmp_path / "no-envs"))
+    code, out, _ = _run(capsys, "adapters", "list")
+    row = next(line for line in out.splitlines() if line.startswith("deepposekit"))
+    assert code == 0
+    assert "no (environment missing: kpbench env create deepposekit)" in row
+    assert "deepposekit (missing)" in row
+    heatmap = next(line for line in out.splitlines() if line.startswith("heatmap"))
+    assert " yes " in heatmap
