@@ -223,9 +223,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
     record = track_video(
         args.run_dir, args.adapter, args.video, out=args.out, csv=args.csv, **options
     )
-    timing, temporal = record["timing"], record["temporal"]
+    timing, temporal = record.timing, record.temporal
     print(
-        f"{record['n_frames']} frames at {timing['end_to_end_fps']:.1f} frames/s end to end; "
+        f"{record.n_frames} frames at {timing.end_to_end_fps or 0:.1f} frames/s end to end; "
         f"jitter {_fmt(temporal['jitter_px'])} px, missing {temporal['missing_share']:.1%}"
     )
     print(Path(args.run_dir) / "tracks" / f"{args.adapter}__{Path(args.video).stem}")

@@ -22,14 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from benchmark.errors import KpbenchError
-from benchmark.paths import atomic_write_text, cache_dir
+from benchmark.paths import atomic_write_text, cache_dir, code_root
 
 if TYPE_CHECKING:
     from adapters.base import Adapter
@@ -117,6 +117,58 @@ def spec_for(adapter_cls: type[Adapter]) -> EnvSpec | None:
     module = sys.modules[adapter_cls.__module__]
     assert module.__file__ is not None
     return EnvSpec(adapter_cls.environment, Path(module.__file__).parent / LOCK_NAME)
+
+
+def interpreter_for(
+    adapter_cls: type[Adapter],
+    python: str | Path | None = None,
+    on_build: Callable[[str], None] | None = None,
+) -> Path:
+    """The Python that runs ``adapter_cls``'s code, for every caller (runner, tracking).
+
+    Args:
+        adapter_cls: The adapter.
+        python: An interpreter a run config names for it (``python:``); wins when given.
+        on_build: Told, in words, when the adapter's environment must be built first.
+
+    Returns:
+        ``python``; else the adapter's own environment's interpreter (built when missing or
+        stale); else this interpreter.
+
+    Raises:
+        EnvBuildError: The adapter's environment could not be built.
+    """
+    if python is not None:
+        return Path(python)
+    spec = spec_for(adapter_cls)
+    if spec is None or runs_in(spec):
+        return Path(sys.executable)
+    if spec.status() != "built" and on_build is not None:
+        on_build(f"building environment {spec.name!r} in {spec.path} ...")
+    return ensure(spec)
+
+
+def runs_in(spec: EnvSpec) -> bool:
+    """Whether this process already runs in ``spec``'s environment."""
+    return Path(sys.prefix).resolve() == spec.path.resolve()
+
+
+def is_this_interpreter(python: str | Path) -> bool:
+    """Whether ``python`` is the interpreter of this process."""
+    return Path(python).resolve() == Path(sys.executable).resolve()
+
+
+def child_env(threads: int | None = None) -> dict[str, str]:
+    """The environment of a kpbench subprocess (a worker, a tracking run) in any of the
+    interpreters above: kpbench's code on ``PYTHONPATH``, BLAS/OpenMP threads capped, no
+    experiment trackers."""
+    from benchmark.resources import thread_env
+
+    path = os.pathsep.join([str(code_root()), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "PYTHONPATH": path, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
+    if threads is not None:
+        env.update(thread_env(threads))
+    return env
 
 
 def declared() -> dict[str, EnvSpec]:

@@ -17,6 +17,12 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def code_root() -> Path:
+    """The folder holding kpbench's packages (``benchmark/``, ``adapters/``): what a kpbench
+    subprocess in another interpreter (an adapter's own environment) needs on PYTHONPATH."""
+    return Path(__file__).resolve().parents[1]
+
+
 def cache_dir() -> Path:
     """Cache for fetched and generated datasets: ``$KPBENCH_CACHE`` or ``~/.cache/kpbench``."""
     root = os.environ.get("KPBENCH_CACHE") or Path.home() / ".cache" / "kpbench"

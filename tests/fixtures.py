@@ -11,7 +11,7 @@ __all__ = ["COLORS", "EDGES", "KEYPOINTS", "make_blob_dataset", "write_video"]
 def write_video(ds: Dataset, path: Path, fps: int = 10) -> Path:
     """The dataset's frames, in order, as an H.264 mp4 (a video whose frame i is frame i)."""
     from benchmark.images import read_image
-    from benchmark.synthetic.render import video_writer
+    from benchmark.video.io import video_writer
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with video_writer(path, fps=fps) as writer:

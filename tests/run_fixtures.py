@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,16 @@ import pandas as pd
 from benchmark.dataset import Dataset
 from benchmark.io.predictions import write_dlc_predictions
 from benchmark.metrics import keypoint_errors, summarize, tidy_rows
+from benchmark.records import (
+    DatasetRecord,
+    JobRecord,
+    ModelInfo,
+    RunManifest,
+    Timing,
+    write_datasets,
+    write_record,
+)
+from benchmark.runner.run import MODEL_KEYS, TIMING_KEYS, dataset_record
 from tests.fixtures import make_blob_dataset
 
 RUN_NAME = "fake-run"
@@ -64,46 +74,49 @@ DEFAULT_ADAPTERS = (
 
 def _job_record(
     ds: Dataset, fold: int, adapter: FakeAdapter, seed: int, failed: bool, n_test: int
-) -> dict:
+) -> JobRecord:
     """The ``job.json`` of one fake job."""
     train_s = adapter.train_s * (1 + 0.1 * fold)
-    return {
-        "job_id": f"{ds.name}__fold{fold}__{adapter.name}__seed{seed}",
-        "dataset": ds.name,
-        "fold": fold,
-        "adapter": adapter.name,
-        "seed": seed,
-        "status": "failed" if failed else "done",
-        "error": "RuntimeError: CUDA out of memory (fake)" if failed else None,
-        "stderr_tail": (
-            "".join(f"log line {i}\n" for i in range(40))
-            + "Traceback (most recent call last):\nRuntimeError: CUDA out of memory (fake)\n"
-            if failed
-            else ""
-        ),
-        "timing": None
-        if failed
-        else {
-            "train_s": train_s,
-            "train_cpu_s": 1.9 * train_s,
-            "load_s": 0.5,
-            "predict_fps": 1000.0 / train_s * 10,
-            "peak_rss_mb": 300.0 + train_s / 2,
-            "threads": 2,
-        },
-        "model": None if failed else {"n_params": int(train_s * 5000), "model_mb": train_s / 50},
-        "adapter_config": {"epochs": 40, "batch_size": 8, "lr": 0.001, "input_scale": 1.0},
-        "framework_version": {"heatmap": "0.1.0", "trackrat": "0.1.0"}.get(adapter.name, "3.0.2"),
-        "notes": adapter.notes,
-        "environment": {"python": "3.11.9", "torch": "2.15.0", "cuda": False, "gpu": None},
-        "provenance": {
+    record = JobRecord(
+        job_id=f"{ds.name}__fold{fold}__{adapter.name}__seed{seed}",
+        dataset=ds.name,
+        fold=fold,
+        adapter=adapter.name,
+        adapter_name=adapter.name,
+        seed=seed,
+        adapter_config={"epochs": 40, "batch_size": 8, "lr": 0.001, "input_scale": 1.0},
+        provenance={
             "kpbench_version": "0.1.0",
             "git_commit": "0123456789abcdef0123456789abcdef01234567",
             "host": HOST,
             "dataset_hash": ds.content_hash(),
             "n_test_frames": n_test,
         },
-    }
+        framework_version={"heatmap": "0.1.0", "trackrat": "0.1.0"}.get(adapter.name, "3.0.2"),
+        notes=adapter.notes,
+        environment={"python": "3.11.9", "torch": "2.15.0", "cuda": False, "gpu": None},
+    )
+    if failed:
+        return record.ended(
+            "failed",
+            "RuntimeError: CUDA out of memory (fake)",
+            "".join(f"log line {i}\n" for i in range(40))
+            + "Traceback (most recent call last):\nRuntimeError: CUDA out of memory (fake)\n",
+        )
+    return replace(
+        record,
+        status="done",
+        timing=Timing(
+            train_s=train_s,
+            train_cpu_s=1.9 * train_s,
+            load_s=0.5,
+            predict_s=n_test * train_s / 10000.0,
+            predict_fps=1000.0 / train_s * 10,
+            peak_rss_mb=300.0 + train_s / 2,
+            threads=2,
+        ),
+        model=ModelInfo(n_params=int(train_s * 5000), model_mb=train_s / 50),
+    )
 
 
 def make_fake_run(
@@ -134,33 +147,20 @@ def make_fake_run(
         ),
     ]
     config = {"name": RUN_NAME, "datasets": [d.name for d, _, _ in plan], "folds": folds}
-    run = {
-        "name": RUN_NAME,
-        "created": "2025-01-01T12:00:00+00:00",
-        "kpbench_version": "0.1.0",
-        "git_commit": "0123456789abcdef0123456789abcdef01234567",
-        "host": HOST,
-        "config": config,
-    }
-    (run_dir / "run.json").write_text(json.dumps(run, indent=2))
-    (run_dir / "config.yaml").write_text(f"name: {RUN_NAME}\nfolds: {folds}\n")
-    meta: dict[str, dict] = {}
+    run = RunManifest(
+        name=RUN_NAME,
+        created="2025-01-01T12:00:00+00:00",
+        kpbench_version="0.1.0",
+        git_commit="0123456789abcdef0123456789abcdef01234567",
+        host=HOST,
+        config=config,
+    )
+    write_record(run_dir / "run.json", run)
+    meta: dict[str, DatasetRecord] = {}
     metric_rows: list[dict] = []
     error_rows: list[dict] = []
     for ds, ds_adapters, ds_folds in plan:
-        meta[ds.name] = {
-            "species": ds.meta.get("species"),
-            "synthetic": bool(ds.meta.get("synthetic", False)),
-            "source": str(ds.source),
-            "format": ds.format,
-            "hash": ds.content_hash(),
-            "keypoints": list(ds.keypoints),
-            "edges": [list(e) for e in ds.skeleton.edges],
-            "n_frames": ds.n_frames,
-            "image_size": list(ds.image_size() or (0, 0)),
-            "frame_ids": list(ds.frame_ids),
-            "image_paths": [str(p) for p in ds.image_paths],
-        }
+        meta[ds.name] = dataset_record(ds)
         (run_dir / "groundtruth").mkdir(exist_ok=True)
         likelihood = np.where(ds.labeled, 1.0, np.nan)[..., None]
         write_dlc_predictions(
@@ -191,9 +191,9 @@ def make_fake_run(
             for adapter in ds_adapters:
                 failed = fold in adapter.failed_folds
                 record = _job_record(ds, fold, adapter, seed, failed, len(test_ids))
-                job_dir = run_dir / "jobs" / record["job_id"]
+                job_dir = run_dir / "jobs" / record.job_id
                 (job_dir / "work").mkdir(parents=True)
-                (job_dir / "job.json").write_text(json.dumps(record, indent=2))
+                write_record(job_dir / "job.json", record)
                 if failed:
                     continue
                 n, k = test.points.shape[:2]
@@ -219,8 +219,8 @@ def make_fake_run(
                     "seed": seed,
                 }
                 rows = tidy_rows(summarize(test.points, pred, ds.keypoints))
-                rows += [("all", m, float(v)) for m, v in record["timing"].items()]
-                rows += [("all", m, float(v)) for m, v in record["model"].items()]
+                rows += [("all", m, float(getattr(record.timing, m))) for m in TIMING_KEYS]
+                rows += [("all", m, float(getattr(record.model, m))) for m in MODEL_KEYS]
                 metric_rows += [
                     {**key, "keypoint": kp, "metric": m, "value": v} for kp, m, v in rows
                 ]
@@ -232,7 +232,7 @@ def make_fake_run(
                             error_rows.append(
                                 {**key, "frame_id": fid, "keypoint": kp, "error_px": err[i, j]}
                             )
-    (run_dir / "datasets.json").write_text(json.dumps(meta, indent=2))
+    write_datasets(run_dir / "datasets.json", meta)
     keys = ["run", "dataset", "fold", "adapter", "seed"]
     metrics = pd.DataFrame(metric_rows, columns=[*keys, "keypoint", "metric", "value"])
     metrics.to_csv(run_dir / "metrics.csv", index=False)

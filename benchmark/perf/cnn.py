@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmark.resources import peak_rss_mb
 
 NETWORKS = ("heatmap", "trackrat")
 
@@ -63,7 +64,7 @@ def measure(network: str, dataset: str, epochs: int, threads: int) -> dict[str, 
         "train_s_per_epoch": steady[len(steady) // 2],
         "predict_fps": test.n_frames / predict_s,
         # ru_maxrss is in KiB on Linux.
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(children=False),
         "n_params": info["n_params"],
         "threads": threads,
     }

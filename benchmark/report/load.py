@@ -6,7 +6,6 @@ and fields may be missing: a run whose jobs all failed has no ``metrics.csv``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,48 +15,10 @@ import pandas as pd
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.errors import InputError
 from benchmark.io.predictions import align_predictions, read_predictions
+from benchmark.records import DatasetRecord, JobRecord, RunManifest, read_datasets, read_record
 
 METRIC_COLUMNS = ("run", "dataset", "fold", "adapter", "seed", "keypoint", "metric", "value")
 FRAME_ERROR_COLUMNS = ("run", "dataset", "fold", "adapter", "seed", "frame_id", "keypoint")
-
-
-@dataclass
-class Job:
-    """One job's stored record (``jobs/<job_id>/job.json``) and where it lives."""
-
-    job_id: str
-    dir: Path
-    record: dict
-
-    @property
-    def dataset(self) -> str:
-        """Dataset name."""
-        return str(self.record.get("dataset", _parse_job_id(self.job_id)[0]))
-
-    @property
-    def adapter(self) -> str:
-        """Adapter name."""
-        return str(self.record.get("adapter", _parse_job_id(self.job_id)[2]))
-
-    @property
-    def fold(self) -> int:
-        """Fold index."""
-        return int(self.record.get("fold", _parse_job_id(self.job_id)[1]))
-
-    @property
-    def seed(self) -> int:
-        """Training seed."""
-        return int(self.record.get("seed", _parse_job_id(self.job_id)[3]))
-
-    @property
-    def status(self) -> str:
-        """``done``, ``failed``, or whatever else was stored (an unfinished job)."""
-        return str(self.record.get("status") or "unfinished")
-
-    @property
-    def predictions_path(self) -> Path:
-        """The job's DLC-style predictions CSV (may not exist)."""
-        return self.dir / "predictions.csv"
 
 
 @dataclass
@@ -67,8 +28,8 @@ class RunResults:
     Attributes:
         run_dir: The run directory.
         name: Run name (``run.json`` name, else the folder name).
-        run: ``run.json`` contents.
-        datasets: ``datasets.json`` contents (empty when missing).
+        run: The run's manifest (``run.json``).
+        datasets: ``datasets.json`` records (empty when missing).
         jobs: Every job with a ``job.json``, sorted by job id.
         metrics: Tidy metrics table (``METRIC_COLUMNS``); empty when missing.
         frame_errors: Per-frame errors; ``error_px`` NaN = not detected; empty when missing.
@@ -76,11 +37,15 @@ class RunResults:
 
     run_dir: Path
     name: str
-    run: dict
-    datasets: dict[str, dict]
-    jobs: list[Job]
+    run: RunManifest
+    datasets: dict[str, DatasetRecord]
+    jobs: list[JobRecord]
     metrics: pd.DataFrame
     frame_errors: pd.DataFrame
+
+    def predictions_path(self, job: JobRecord) -> Path:
+        """The job's DLC-style predictions CSV (may not exist)."""
+        return self.run_dir / "jobs" / job.job_id / "predictions.csv"
 
     def dataset_names(self) -> list[str]:
         """Datasets in ``datasets.json`` order, then any others that only jobs mention."""
@@ -89,30 +54,6 @@ class RunResults:
             if job.dataset not in names:
                 names.append(job.dataset)
         return names
-
-
-def _parse_job_id(job_id: str) -> tuple[str, int, str, int]:
-    """Split ``<dataset>__fold<k>__<adapter>__seed<s>``; unknown parts become placeholders."""
-    parts = job_id.split("__")
-    if len(parts) == 4 and parts[1].startswith("fold") and parts[3].startswith("seed"):
-        try:
-            return parts[0], int(parts[1][4:]), parts[2], int(parts[3][4:])
-        except ValueError:
-            pass
-    return job_id, 0, "unknown", 0
-
-
-def _read_json(path: Path) -> dict:
-    """A JSON object from ``path``, ``{}`` when the file is absent."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(path, "expected a JSON object")
-    return data
 
 
 def _read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -139,20 +80,20 @@ def ground_truth(results: RunResults, name: str) -> Dataset | None:
 
     Returns None when the run lacks the ground-truth file or the dataset's frame list.
     """
-    meta = results.datasets.get(name) or {}
+    meta = results.datasets.get(name)
     path = results.run_dir / "groundtruth" / f"{name}.csv"
-    if not path.is_file() or not meta.get("frame_ids") or not meta.get("image_paths"):
+    if meta is None or not path.is_file() or not meta.frame_ids or not meta.image_paths:
         return None
     labels = read_predictions(path)
-    keypoints = list(meta.get("keypoints") or labels.keypoints)
+    keypoints = list(meta.keypoints or labels.keypoints)
     stored = Dataset(
         name=name,
-        skeleton=Skeleton(tuple(keypoints), tuple(tuple(e) for e in meta.get("edges") or [])),
-        frame_ids=tuple(meta["frame_ids"]),
-        image_paths=tuple(Path(p) for p in meta["image_paths"]),
-        points=np.full((len(meta["frame_ids"]), len(keypoints), 2), np.nan),
+        skeleton=Skeleton(tuple(keypoints), tuple(tuple(e) for e in meta.edges)),
+        frame_ids=tuple(meta.frame_ids),
+        image_paths=tuple(Path(p) for p in meta.image_paths),
+        points=np.full((len(meta.frame_ids), len(keypoints), 2), np.nan),
         source=path,
-        meta={k: meta.get(k) for k in ("species", "synthetic")},
+        meta={"species": meta.species, "synthetic": meta.synthetic},
     )
     return stored.with_points(align_predictions(stored, labels, path))
 
@@ -170,20 +111,16 @@ def load_run(run_dir: str | Path) -> RunResults:
         raise InputError(
             run_dir, "not a kpbench run directory (no run.json; `kpbench run` writes one)"
         )
-    run = _read_json(run_dir / "run.json")
-    datasets = _read_json(run_dir / "datasets.json")
-    jobs = []
-    jobs_dir = run_dir / "jobs"
-    if jobs_dir.is_dir():
-        for job_json in sorted(jobs_dir.glob("*/job.json")):
-            jobs.append(Job(job_json.parent.name, job_json.parent, _read_json(job_json)))
+    run = read_record(run_dir / "run.json", RunManifest)
+    datasets = read_datasets(run_dir / "datasets.json")
+    jobs = [read_record(p, JobRecord) for p in sorted(run_dir.glob("jobs/*/job.json"))]
     metrics = _read_table(run_dir / "metrics.csv", METRIC_COLUMNS)
     metrics["value"] = pd.to_numeric(metrics["value"], errors="coerce")
     errors = _read_table(run_dir / "frame_errors.csv", (*FRAME_ERROR_COLUMNS, "error_px"))
     errors["error_px"] = pd.to_numeric(errors["error_px"], errors="coerce")
     return RunResults(
         run_dir=run_dir,
-        name=str(run.get("name") or run_dir.name),
+        name=run.name or run_dir.name,
         run=run,
         datasets=datasets,
         jobs=jobs,

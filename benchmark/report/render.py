@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,8 +16,9 @@ import pandas as pd
 from benchmark.errors import InputError
 from benchmark.io.predictions import align_predictions, read_predictions
 from benchmark.paths import atomic_write_text, repo_root
+from benchmark.records import DatasetRecord, JobRecord
 from benchmark.report import figures
-from benchmark.report.load import Job, RunResults, ground_truth, load_run
+from benchmark.report.load import RunResults, ground_truth, load_run
 from benchmark.report.overlays import overlay_grid
 from benchmark.report.summary import (
     MISS_FLAG,
@@ -60,8 +62,8 @@ def job_table(results: RunResults) -> pd.DataFrame:
         row: dict = {"job_id": job.job_id, "status": job.status}
         row.update(dataset=job.dataset, fold=job.fold, adapter=job.adapter, seed=job.seed)
         if job.status == "done":
-            for section in ("timing", "model"):
-                for key, value in (job.record.get(section) or {}).items():
+            for section in (job.timing, job.model):
+                for key, value in asdict(section).items() if section is not None else ():
                     if isinstance(value, int | float) and not isinstance(value, bool):
                         row[key] = float(value)
             row.update(by_job.get((job.dataset, job.fold, job.adapter, job.seed), {}))
@@ -127,46 +129,44 @@ def _host_words(host: dict) -> str:
     return f"{cpu}" + (f" ({cores} cores)" if cores else "") + f"; GPU: {gpu_text or 'none'}"
 
 
-def _dataset_heading(name: str, meta: dict) -> tuple[str, str]:
+def _dataset_heading(name: str, meta: DatasetRecord | None) -> tuple[str, str]:
     """Heading suffix (synthetic or real, species) and a line of facts for one dataset."""
-    species = meta.get("species")
-    if meta.get("synthetic"):
+    if meta is None:
+        return "not recorded", ""
+    species = meta.species
+    if meta.synthetic:
         kind = f"synthetic, {species or 'species not recorded'}"
     else:  # "real data" only where the dataset's record names an animal
         kind = f"real data, {species}" if species else "species not recorded"
-    facts = []
-    if meta.get("n_frames") is not None:
-        facts.append(f"{meta['n_frames']} labelled frames")
-    if meta.get("keypoints"):
-        facts.append(f"{len(meta['keypoints'])} keypoints ({', '.join(meta['keypoints'])})")
-    size = meta.get("image_size")
-    if size and len(size) == 2:
-        facts.append(f"{size[0]}×{size[1]} px")
-    if meta.get("format"):
-        facts.append(f"format {meta['format']}")
-    if meta.get("hash"):
-        facts.append(f"content hash `{str(meta['hash'])[:12]}`")
+    facts = [f"{meta.n_frames} labelled frames"]
+    if meta.keypoints:
+        facts.append(f"{len(meta.keypoints)} keypoints ({', '.join(meta.keypoints)})")
+    if meta.image_size and len(meta.image_size) == 2:
+        facts.append(f"{meta.image_size[0]}×{meta.image_size[1]} px")
+    facts.append(f"format {meta.format}")
+    facts.append(f"content hash `{meta.hash[:12]}`")
     return kind, "; ".join(facts)
 
 
 def _overlay(
-    results: RunResults, name: str, jobs: list[Job], order: list[str], colors: dict, out: Path
+    results: RunResults, name: str, jobs: list[JobRecord], order: list[str], colors: dict, out: Path
 ) -> tuple[Path | None, str]:
     """Overlay grid for one dataset; returns the PNG (or None) and a caption or the reason."""
     gt = ground_truth(results, name)
     if gt is None:
         return None, "No overlay: the run holds no ground truth or image list for this dataset."
-    done = [j for j in jobs if j.status == "done" and j.predictions_path.is_file()]
+    done = [j for j in jobs if j.status == "done" and results.predictions_path(j).is_file()]
     if not done:
         return None, "No overlay: no job of this dataset has predictions."
     # The fold where most adapters have predictions (the lowest on ties).
     folds = {f: len({j.adapter for j in done if j.fold == f}) for f in {j.fold for j in done}}
     fold = min(folds, key=lambda f: (-folds[f], f))
-    chosen: dict[str, Job] = {}
+    chosen: dict[str, JobRecord] = {}
     for job in sorted(done, key=lambda j: (j.fold, j.seed)):
         if job.fold == fold:
             chosen.setdefault(job.adapter, job)
-    stored = {a: read_predictions(chosen[a].predictions_path) for a in order if a in chosen}
+    paths = {a: results.predictions_path(chosen[a]) for a in order if a in chosen}
+    stored = {a: read_predictions(path) for a, path in paths.items()}
     common = [
         f
         for f, image in zip(gt.frame_ids, gt.image_paths, strict=True)
@@ -176,7 +176,7 @@ def _overlay(
         return None, "No overlay: the test frames' images are not on this machine."
     picks = np.linspace(0, len(common) - 1, min(OVERLAY_FRAMES, len(common))).round()
     frames = gt.subset([common[int(i)] for i in sorted(set(picks))])
-    preds = {a: align_predictions(frames, p, chosen[a].predictions_path) for a, p in stored.items()}
+    preds = {a: align_predictions(frames, p, paths[a]) for a, p in stored.items()}
     titles = [f if len(f) <= 32 else "…" + f[-31:] for f in frames.frame_ids]
     png = overlay_grid(
         frames.image_paths,
@@ -206,13 +206,13 @@ def _dataset_context(
     link_prefix: str,
 ) -> dict:
     """Everything the template shows for one dataset, as formatted strings."""
-    meta = results.datasets.get(name, {})
+    meta = results.datasets.get(name)
     kind, facts = _dataset_heading(name, meta)
     jobs = [j for j in results.jobs if j.dataset == name]
     table = jobs_df[jobs_df["dataset"] == name]
     order = _adapter_order(table) if len(table) else []
     done = table[table["status"] == "done"]
-    keypoints = list(meta.get("keypoints") or [])
+    keypoints = list(meta.keypoints) if meta is not None else []
     per_kp = results.metrics[
         (results.metrics["dataset"] == name) & (results.metrics["keypoint"] != "all")
     ]
@@ -253,7 +253,7 @@ def _dataset_context(
                 fmt_pct(get("detection_rate")),
             ]
         )
-        records = [j.record for j in jobs if j.adapter == adapter and j.status == "done"]
+        records = [j for j in jobs if j.adapter == adapter and j.status == "done"]
         timing.append(
             [
                 adapter,
@@ -278,12 +278,10 @@ def _dataset_context(
                 describe_adapter(adapter, m, detection, records, n_failed, rank),
             )
         )
-        all_records = [j.record for j in jobs if j.adapter == adapter]
-        versions = sorted(
-            {str(r.get("framework_version")) for r in all_records if r.get("framework_version")}
-        )
-        configs = _distinct(r.get("adapter_config") for r in all_records)
-        notes = _distinct(r.get("notes") for r in all_records)
+        all_records = [j for j in jobs if j.adapter == adapter]
+        versions = sorted({str(r.framework_version) for r in all_records if r.framework_version})
+        configs = _distinct(r.adapter_config for r in all_records)
+        notes = _distinct(r.notes for r in all_records)
         schedules.append(
             [
                 adapter,
@@ -373,11 +371,11 @@ def _status_words(statuses: Counter[str]) -> str:
 def _nothing_to_report(results: RunResults, statuses: Counter[str]) -> str:
     """Why a run without a finished job has no report, in one line."""
     if not results.jobs:
-        skipped = results.run.get("skipped_datasets") or {}
+        skipped = results.run.skipped_datasets
         why = f" (skipped datasets: {', '.join(sorted(skipped))})" if skipped else ""
         return f"no jobs in this run{why}: nothing to report"
     first = next(j for j in results.jobs if j.status != "done")
-    error = str(first.record.get("error") or "").strip().splitlines()
+    error = str(first.error or "").strip().splitlines()
     detail = f"; {first.job_id}: {error[0][:120]}" if error else ""
     return (
         f"no finished jobs: {_status_words(statuses)} "
@@ -391,7 +389,7 @@ def _failed(results: RunResults) -> list[dict]:
     for job in results.jobs:
         if job.status == "done":
             continue
-        tail = str(job.record.get("stderr_tail") or "").rstrip().splitlines()[-STDERR_LINES:]
+        tail = job.stderr_tail.rstrip().splitlines()[-STDERR_LINES:]
         out.append(
             {
                 "job_id": job.job_id,
@@ -400,7 +398,7 @@ def _failed(results: RunResults) -> list[dict]:
                 "adapter": job.adapter,
                 "fold": job.fold,
                 "seed": job.seed,
-                "error": str(job.record.get("error") or "no error recorded").strip(),
+                "error": str(job.error or "no error recorded").strip(),
                 "stderr": "\n".join(tail).replace("```", "'''"),
             }
         )
@@ -412,18 +410,18 @@ def _provenance(results: RunResults) -> dict:
     run = results.run
     facts = [
         ("run", results.name),
-        ("created", run.get("created") or "—"),
-        ("kpbench version", run.get("kpbench_version") or "—"),
-        ("kpbench commit", f"`{run['git_commit']}`" if run.get("git_commit") else "—"),
+        ("created", run.created or "—"),
+        ("kpbench version", run.kpbench_version or "—"),
+        ("kpbench commit", f"`{run.git_commit}`" if run.git_commit else "—"),
     ]
-    for key, value in (run.get("host") or {}).items():
+    for key, value in run.host.items():
         text = ", ".join(map(str, value)) if isinstance(value, list) else value
         facts.append((f"host {key}", "—" if text in (None, "") else text))
     adapters = []
     for adapter in sorted({j.adapter for j in results.jobs}):
-        records = [j.record for j in results.jobs if j.adapter == adapter]
-        envs = [r.get("environment") or {} for r in records]
-        hosts = [(r.get("provenance") or {}).get("host") or {} for r in records]
+        records = [j for j in results.jobs if j.adapter == adapter]
+        envs = [r.environment for r in records]
+        hosts = [r.provenance.get("host") or {} for r in records]
 
         def values(items: list[dict], key: str) -> str:
             found = sorted({str(d[key]) for d in items if d.get(key) not in (None, "")})
@@ -438,7 +436,7 @@ def _provenance(results: RunResults) -> dict:
         adapters.append(
             [
                 adapter,
-                values(records, "framework_version"),
+                values([{"version": r.framework_version} for r in records], "version"),
                 backend,
                 values(envs, "python"),
                 values(envs, "executable"),
@@ -503,13 +501,13 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
     ]
     context = {
         "name": results.name,
-        "created": results.run.get("created"),
-        "hardware": _host_words(results.run.get("host") or {}),
+        "created": results.run.created,
+        "hardware": _host_words(results.run.host),
         "n_jobs": len(results.jobs),
         "job_counts": _status_words(statuses),
         "datasets": datasets,
         "failed": _failed(results),
-        "skipped_datasets": sorted((results.run.get("skipped_datasets") or {}).items()),
+        "skipped_datasets": sorted(results.run.skipped_datasets.items()),
         "provenance": _provenance(results),
         "tracking": tracking_context(Path(run_dir), fig_dir, quote(out.stem), colors),
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from benchmark.records import JobRecord
+
 EPOCH_KEYS = ("epochs", "max_epochs", "n_epochs", "num_epochs")
 #: Options named in a schedule's one-line summary (the report lists every option below it).
 SUMMARY_KEYS = (
@@ -145,7 +147,7 @@ def find_epochs(config: Mapping | None) -> int | None:
     return None
 
 
-def device_words(records: Iterable[dict]) -> str:
+def device_words(records: Iterable[JobRecord]) -> str:
     """Where jobs ran, in words: the GPU's name, or ``2 CPU threads``.
 
     A job counts as on the GPU when its worker saw CUDA and its adapter config does not ask
@@ -156,14 +158,14 @@ def device_words(records: Iterable[dict]) -> str:
         {
             str(env["gpu"])
             for r in records
-            if (env := r.get("environment") or {}).get("cuda")
+            if (env := r.environment).get("cuda")
             and env.get("gpu")
-            and not str((r.get("adapter_config") or {}).get("device", "")).startswith("cpu")
+            and not str(r.adapter_config.get("device", "")).startswith("cpu")
         }
     )
     if gpus:
         return ", ".join(gpus)
-    threads = sorted({int(t) for r in records if _ok(t := (r.get("timing") or {}).get("threads"))})
+    threads = sorted({r.timing.threads for r in records if r.timing and _ok(r.timing.threads)})
     if threads:
         label = "/".join(str(t) for t in threads)
         return f"{label} CPU thread{'s' if threads[-1] > 1 else ''}"
@@ -174,7 +176,7 @@ def describe_adapter(
     adapter: str,
     overall: Mapping[str, float],
     keypoint_detection: Mapping[str, float],
-    records: list[dict],
+    records: list[JobRecord],
     n_failed: int,
     rank: tuple[int, int] | None = None,
 ) -> str:
@@ -184,7 +186,7 @@ def describe_adapter(
         adapter: Adapter name.
         overall: Overall metrics averaged over the adapter's finished jobs (may be empty).
         keypoint_detection: Detection rate per keypoint (averaged over jobs).
-        records: ``job.json`` records of the adapter's finished jobs on this dataset.
+        records: The adapter's finished jobs on this dataset.
         n_failed: Number of its jobs on this dataset that failed or did not finish.
         rank: ``(place, of)`` by median error among adapters with results, if known.
 
@@ -195,7 +197,7 @@ def describe_adapter(
     if not records:
         return f"no results ({n_failed} job{'s' if n_failed != 1 else ''} failed or skipped)"
     parts = []
-    epochs = {find_epochs(r.get("adapter_config")) for r in records} - {None}
+    epochs = {find_epochs(r.adapter_config) for r in records} - {None}
     train = "trained"
     if len(epochs) == 1:
         n = epochs.pop()

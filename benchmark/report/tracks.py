@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,7 +11,9 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from PIL import Image
 
+from benchmark.errors import InputError
 from benchmark.paths import atomic_path
+from benchmark.records import TrackRecord, read_record
 from benchmark.report.figures import _style, save_png
 from benchmark.report.summary import fmt_duration, fmt_mb, fmt_pct, fmt_px, fmt_rate
 from benchmark.video.draw import keypoint_colors, with_legend
@@ -22,14 +23,14 @@ from benchmark.video.track import FRAME_ERRORS, STILL, TRACK_JSON, TRACKS
 READERS = {"framework": "framework's own", "frames": "kpbench", "files": "kpbench (PNG)"}
 
 
-def _records(run_dir: Path) -> list[tuple[Path, dict]]:
+def _records(run_dir: Path) -> list[tuple[Path, TrackRecord]]:
     out = []
     for path in sorted((run_dir / TRACKS).glob(f"*/{TRACK_JSON}")):
         try:
-            out.append((path.parent, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError):
-            continue  # a track being written or broken: not shown
-    return sorted(out, key=lambda item: (item[1].get("video_stem", ""), item[1]["adapter"]))
+            out.append((path.parent, read_record(path, TrackRecord)))
+        except InputError:
+            continue  # a broken track (or a comparison's folder): not shown
+    return sorted(out, key=lambda item: (item[1].video_stem, item[1].adapter))
 
 
 def _error_figure(
@@ -56,21 +57,19 @@ def _error_figure(
     return save_png(fig, out)
 
 
-def _still_with_legend(still: Path, record: dict, out: Path) -> Path:
+def _still_with_legend(still: Path, record: TrackRecord, out: Path) -> Path:
     """The labelled still of a track with a keypoint legend beside it, as ``out`` (PNG).
 
     The colours are the ones ``kpbench track`` drew with (one per keypoint, in order).
     """
     with Image.open(still) as im:
         frame = np.asarray(im.convert("RGB"))
-    keypoints = [str(k) for k in record.get("keypoints") or []]
-    if keypoints:
-        cutoff = record.get("min_score")
+    if record.keypoints:
         frame = with_legend(
             frame,
-            keypoints,
-            keypoint_colors(len(keypoints)),
-            min_score=float(cutoff) if isinstance(cutoff, int | float) else None,
+            record.keypoints,
+            keypoint_colors(len(record.keypoints)),
+            min_score=record.min_score,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
@@ -86,25 +85,25 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
     speed, temporal, accuracy, stills, figs = [], [], [], [], []
     by_video: dict[str, list[tuple[str, Path]]] = {}
     for folder, r in records:
-        t, m, video = r["timing"], r["temporal"], r["video_stem"]
-        size = f"{r['width']}×{r['height']}"
+        t, m, video = r.timing, r.temporal, r.video_stem
+        size = f"{r.width}×{r.height}"
         speed.append(
             [
-                r["adapter"],
+                r.adapter,
                 video,
                 size,
-                str(r["n_frames"]),
-                READERS.get(t.get("inference"), "—"),
-                fmt_rate(t.get("end_to_end_fps")),
-                fmt_rate(t.get("predict_fps")),
-                fmt_duration(t.get("load_s")),
-                fmt_mb(t.get("peak_rss_mb")),
-                str(t.get("threads") or "—"),
+                str(r.n_frames),
+                READERS.get(t.inference, "—"),
+                fmt_rate(t.end_to_end_fps),
+                fmt_rate(t.predict_fps),
+                fmt_duration(t.load_s),
+                fmt_mb(t.peak_rss_mb),
+                str(t.threads or "—"),
             ]
         )
         temporal.append(
             [
-                r["adapter"],
+                r.adapter,
                 video,
                 fmt_px(m.get("jitter_px")),
                 fmt_px(m.get("jitter_still_px")),
@@ -113,13 +112,13 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
                 fmt_pct(m.get("still_share")),
             ]
         )
-        gt = r.get("groundtruth")
+        gt = r.groundtruth
         if gt:
             unseen = gt.get("unseen") or {}
             pck = unseen.get("pck") or {}
             accuracy.append(
                 [
-                    r["adapter"],
+                    r.adapter,
                     video,
                     str(unseen.get("n_frames", "—")),
                     fmt_px(gt.get("mean_px")),
@@ -132,18 +131,18 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
                 ]
             )
             if (folder / FRAME_ERRORS).is_file():
-                by_video.setdefault(video, []).append((r["adapter"], folder))
+                by_video.setdefault(video, []).append((r.adapter, folder))
         if (folder / STILL).is_file():
             name = f"track_{folder.name}.png"
             _still_with_legend(folder / STILL, r, fig_dir / name)
             stills.append(
-                {"title": f"{r['adapter']} on {video}", "link": f"{link_prefix}/{quote(name)}"}
+                {"title": f"{r.adapter} on {video}", "link": f"{link_prefix}/{quote(name)}"}
             )
     for video, folders in by_video.items():
         png = _error_figure(video, folders, colors, fig_dir / f"track_error_{video}.png")
         if png is not None:
             figs.append({"title": f"Error per frame, {video}", "link": f"{link_prefix}/{png.name}"})
-    thresholds = sorted({(r["temporal"]["still_px"], r["temporal"]["jump_px"]) for _, r in records})
+    thresholds = sorted({(r.temporal["still_px"], r.temporal["jump_px"]) for _, r in records})
     return {
         "speed": speed,
         "temporal": temporal,

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,17 @@ import yaml
 from benchmark import __version__
 from benchmark.dataset import Dataset
 from benchmark.errors import InputError, KpbenchError
-from benchmark.paths import atomic_write_text, repo_root, sha256_file
+from benchmark.paths import atomic_write_text, sha256_file
+from benchmark.records import (
+    DatasetRecord,
+    JobRecord,
+    RunManifest,
+    WorkerResult,
+    read_datasets,
+    read_record,
+    write_datasets,
+    write_record,
+)
 from benchmark.runner.config import AdapterSpec, RunConfig, check_adapters
 from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info
@@ -125,22 +135,22 @@ def record_dataset(run_dir: Path, ds: Dataset, splits: list[Split]) -> None:
         save_splits(splits, split_path)
 
 
-def dataset_record(ds: Dataset) -> dict[str, Any]:
+def dataset_record(ds: Dataset) -> DatasetRecord:
     """What the report needs to know about a dataset (``datasets.json`` entry)."""
     size = ds.image_size()
-    return {
-        "species": ds.meta.get("species"),
-        "synthetic": bool(ds.meta.get("synthetic", False)),
-        "source": str(ds.source) if ds.source else None,
-        "format": ds.format,
-        "hash": ds.content_hash(),
-        "keypoints": list(ds.keypoints),
-        "edges": [list(e) for e in ds.skeleton.edges],
-        "n_frames": ds.n_frames,
-        "image_size": list(size) if size else None,
-        "frame_ids": list(ds.frame_ids),
-        "image_paths": [str(p) for p in ds.image_paths],
-    }
+    return DatasetRecord(
+        species=ds.meta.get("species"),
+        synthetic=bool(ds.meta.get("synthetic", False)),
+        source=str(ds.source) if ds.source else None,
+        format=ds.format,
+        hash=ds.content_hash(),
+        keypoints=list(ds.keypoints),
+        edges=[list(e) for e in ds.skeleton.edges],
+        n_frames=ds.n_frames,
+        image_size=list(size) if size else None,
+        frame_ids=list(ds.frame_ids),
+        image_paths=[str(p) for p in ds.image_paths],
+    )
 
 
 # ----------------------------------------------------------------------------- one job
@@ -191,20 +201,11 @@ def run_worker(
     Returns:
         The exit code (None on timeout) and a description of how it ended.
     """
+    from benchmark.envs import child_env
+
     spec_path = folder / "spec.json"
     atomic_write_text(spec_path, json.dumps(spec))
-    threads = str(spec["threads"])
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(repo_root()), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "WANDB_MODE": "disabled",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = child_env(int(spec["threads"]))
     progress_path = Path(spec["progress_path"])
     started = time.monotonic()
     with (folder / "stdout.log").open("wb") as out, (folder / "stderr.log").open("wb") as err:
@@ -213,7 +214,7 @@ def run_worker(
             stdout=out,
             stderr=err,
             env=env,
-            cwd=repo_root(),
+            cwd=folder,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
@@ -250,10 +251,11 @@ def execute_job(
     split: Split,
     provenance: dict[str, Any],
     progress: JobProgress | None = None,
-) -> dict[str, Any]:
+) -> JobRecord:
     """Run one job in a worker and store its ``job.json`` (done or failed)."""
     import shutil
 
+    from benchmark import envs
     from benchmark.metrics import summarize
     from benchmark.registry import load_class
 
@@ -261,32 +263,33 @@ def execute_job(
     if folder.exists():
         shutil.rmtree(folder)  # leftovers of an interrupted attempt
     folder.mkdir(parents=True)
-    record: dict[str, Any] = {
-        "job_id": job.id,
-        "dataset": job.dataset,
-        "fold": job.fold,
-        "adapter": job.adapter.label,
-        "adapter_name": job.adapter.name,
-        "seed": job.seed,
-        "adapter_config": job.adapter.config,
-        "provenance": {
+    record = JobRecord(
+        job_id=job.id,
+        dataset=job.dataset,
+        fold=job.fold,
+        adapter=job.adapter.label,
+        adapter_name=job.adapter.name,
+        seed=job.seed,
+        adapter_config=job.adapter.config,
+        provenance={
             **provenance,
             "dataset_hash": split.dataset_hash,
             "split_hash": sha256_file(run_dir / "splits" / f"{job.dataset}.json"),
         },
-    }
+    )
     adapter_cls = load_class(job.adapter.name)
-    python, status = job.adapter.python or sys.executable, "failed"
-    if job.adapter.python is not None:
-        ok, why = True, ""
-    elif adapter_cls.environment is not None:  # a broken build fails the job, optional or not
-        ok, python, why = _environment_python(adapter_cls, progress)
-    else:
-        ok, why = adapter_cls.available()
+    try:
+        on_build = progress.write if progress is not None else None
+        python = envs.interpreter_for(adapter_cls, job.adapter.python, on_build)
+        # Only this interpreter can say whether the framework is installed in it.
+        ok, why = adapter_cls.available() if envs.is_this_interpreter(python) else (True, "")
         status = "skipped" if job.adapter.optional else "failed"
+    except envs.EnvBuildError as exc:  # a broken build fails the job, optional or not
+        ok, why, status, python = False, str(exc), "failed", Path(sys.executable)
+    record = replace(record, python=str(python))
     if not ok:
-        record.update(status=status, error=f"adapter cannot run here: {why}", stderr_tail="")
-        atomic_write_text(folder / "job.json", json.dumps(record, indent=2))
+        record = record.ended(status, f"adapter cannot run here: {why}")
+        write_record(folder / JOB_JSON, record)
         return record
 
     spec = {
@@ -303,41 +306,19 @@ def execute_job(
         "val": dataset_to_plain(ds.subset(split.val)) if split.val else _empty(ds),
         "test": dataset_to_plain(ds.subset(split.test), with_labels=False),
     }
-    rc, how = run_worker(spec, folder, python, job.adapter.timeout_s, progress)
+    rc, how = run_worker(spec, folder, str(python), job.adapter.timeout_s, progress)
     stderr_tail = _tail(folder / "stderr.log")
     result_path = folder / "result.json"
     if rc == 0 and result_path.is_file():
-        result = json.loads(result_path.read_text())
-        record.update(result)
-        record["metrics"] = _job_metrics(config, ds, split, folder, summarize)
-        record["error"] = None
-        record["stderr_tail"] = ""
+        result = read_record(result_path, WorkerResult)
+        record = record.finished(
+            result, _job_metrics(config, ds, split, folder, job.adapter.label, summarize)
+        )
     else:
         detail = _last_error_line(stderr_tail)
-        record.update(
-            status="failed",
-            error=f"{how}: {detail}" if detail else how,
-            stderr_tail=stderr_tail,
-        )
-    atomic_write_text(folder / "job.json", json.dumps(record, indent=2, default=str))
+        record = record.ended("failed", f"{how}: {detail}" if detail else how, stderr_tail)
+    write_record(folder / JOB_JSON, record)
     return record
-
-
-def _environment_python(adapter_cls: Any, progress: JobProgress | None) -> tuple[bool, str, str]:
-    """The interpreter of the adapter's own environment, built first when missing or stale.
-
-    Returns:
-        Whether it can run, the interpreter, and why not when the build failed.
-    """
-    from benchmark import envs
-
-    spec = envs.spec_for(adapter_cls)
-    if spec.status() != "built" and progress is not None:
-        progress.write(f"building environment {spec.name!r} in {spec.path} ...")
-    try:
-        return True, str(envs.ensure(spec)), ""
-    except envs.EnvBuildError as exc:
-        return False, "", str(exc)
 
 
 def _empty(ds: Dataset) -> dict[str, Any]:
@@ -346,15 +327,25 @@ def _empty(ds: Dataset) -> dict[str, Any]:
 
 
 def _job_metrics(
-    config: RunConfig, ds: Dataset, split: Split, folder: Path, summarize: Any
+    config: RunConfig, ds: Dataset, split: Split, folder: Path, scorer: str, summarize: Any
 ) -> dict[str, Any]:
     """Metrics of a finished job from its stored predictions; also writes its frame errors."""
-    from benchmark.io.predictions import align_predictions, read_predictions
+    from benchmark.io.predictions import align_predictions, read_predictions, write_dlc_predictions
     from benchmark.metrics import keypoint_errors
 
     pred_path = folder / "predictions.csv"
+    stored = read_predictions(pred_path)
+    # An h5 twin, as DeepLabCut writes predictions (movement's file reader takes the h5);
+    # written here, not by the worker, whose environment may lack PyTables.
+    write_dlc_predictions(
+        pred_path.with_suffix(".h5"),
+        stored.frame_ids,
+        stored.keypoints,
+        stored.values,
+        scorer=scorer,
+    )
     test = ds.subset(split.test)
-    pred = align_predictions(test, read_predictions(pred_path), pred_path)
+    pred = align_predictions(test, stored, pred_path)
     errors = keypoint_errors(test.points, pred)
     rows = [
         {"frame_id": fid, "keypoint": kp, "error_px": errors[i, j]}
@@ -378,17 +369,18 @@ def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataF
 
     key_cols = ["run", "dataset", "fold", "adapter", "seed"]
     metric_rows, error_frames = [], []
-    for job_json in sorted((run_dir / "jobs").glob("*/job.json")):
-        rec = json.loads(job_json.read_text())
-        if rec.get("status") != "done":
+    for job_json in sorted((run_dir / "jobs").glob(f"*/{JOB_JSON}")):
+        rec = read_record(job_json, JobRecord)
+        if rec.status != "done":
             continue
-        key = [run_name, rec["dataset"], rec["fold"], rec["adapter"], rec["seed"]]
-        for keypoint, metric, value in tidy_rows(rec["metrics"]):
+        assert rec.metrics is not None and rec.timing is not None and rec.model is not None
+        key = [run_name, rec.dataset, rec.fold, rec.adapter, rec.seed]
+        for keypoint, metric, value in tidy_rows(rec.metrics):
             metric_rows.append([*key, keypoint, metric, value])
         for name in TIMING_KEYS:
-            metric_rows.append([*key, "all", name, rec["timing"].get(name)])
+            metric_rows.append([*key, "all", name, getattr(rec.timing, name)])
         for name in MODEL_KEYS:
-            metric_rows.append([*key, "all", name, rec["model"].get(name)])
+            metric_rows.append([*key, "all", name, getattr(rec.model, name)])
         errors = pd.read_csv(job_json.parent / "frame_errors.csv", dtype={"frame_id": str})
         for col, value in zip(key_cols, key, strict=True):
             errors.insert(key_cols.index(col), col, value)
@@ -410,12 +402,14 @@ def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataF
 AFTER_TRAINING_KEYS = ("track_videos", "overlay_frames")
 #: The run's manifest; a folder holding one (written by kpbench) is a run directory.
 MANIFEST = "run.json"
+DATASETS_JSON = "datasets.json"
+JOB_JSON = "job.json"
 #: The resolved run config, for people; never ``config.yaml``, so that a run folder cannot
 #: be mistaken for (or overwrite) a DeepLabCut project.
 CONFIG_COPY = "kpbench-run.yaml"
 
 
-def existing_manifest(run_dir: Path) -> dict[str, Any] | None:
+def existing_manifest(run_dir: Path) -> RunManifest | None:
     """The manifest of an existing run directory; None for a folder that can become one.
 
     Raises:
@@ -427,12 +421,13 @@ def existing_manifest(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / MANIFEST
     if path.is_file():
         try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"unreadable run manifest ({exc.__class__.__name__})") from None
-        if not isinstance(manifest, dict) or "kpbench_version" not in manifest:
-            raise InputError(path, "was not written by kpbench; give --out a new or empty folder")
-        return manifest
+            return read_record(path, RunManifest)
+        except InputError as exc:
+            raise InputError(
+                path,
+                f"is not a run manifest kpbench can use ({exc.problem}); give --out a "
+                "new or empty folder",
+            ) from None
     if run_dir.is_dir() and any(run_dir.iterdir()):
         raise InputError(
             run_dir,
@@ -442,29 +437,28 @@ def existing_manifest(run_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def _check_same_config(run_dir: Path, manifest: dict[str, Any], config: RunConfig) -> None:
+def _check_same_config(run_dir: Path, manifest: RunManifest, config: RunConfig) -> None:
     """Refuse to resume a run made with a config whose jobs differ."""
 
     def jobs_part(cfg: dict) -> dict:
         return {k: v for k, v in cfg.items() if k not in AFTER_TRAINING_KEYS}
 
     new = json.loads(json.dumps(config.to_dict()))
-    if jobs_part(manifest.get("config") or {}) != jobs_part(new):
+    if jobs_part(manifest.config) != jobs_part(new):
         raise InputError(
             run_dir, "this run directory was made with a different config; use another --out"
         )
 
 
-def _new_manifest(config: RunConfig) -> dict[str, Any]:
-    return {
-        "name": config.name,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "kpbench_version": __version__,
-        "git_commit": git_commit(),
-        "host": host_info(),
-        "config": config.to_dict(),
-        "skipped_datasets": {},
-    }
+def _new_manifest(config: RunConfig) -> RunManifest:
+    return RunManifest(
+        name=config.name,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        kpbench_version=__version__,
+        git_commit=git_commit(),
+        host=host_info(),
+        config=config.to_dict(),
+    )
 
 
 def _load_datasets(
@@ -510,20 +504,22 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
         manifest = _new_manifest(config)
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_COPY, yaml.safe_dump(config.to_dict(), sort_keys=False))
-    manifest["config"] = config.to_dict()  # after-training settings may have changed
-    manifest["skipped_datasets"] = {**manifest.get("skipped_datasets", {}), **skipped}
-    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2))
-    records_path = run_dir / "datasets.json"
-    records = json.loads(records_path.read_text()) if records_path.is_file() else {}
+    manifest = replace(
+        manifest,
+        config=config.to_dict(),  # after-training settings may have changed
+        skipped_datasets={**manifest.skipped_datasets, **skipped},
+    )
+    write_record(run_dir / MANIFEST, manifest)
+    records = read_datasets(run_dir / DATASETS_JSON)
     for name, (ds, splits) in datasets.items():
         record_dataset(run_dir, ds, splits)
         records[name] = dataset_record(ds)
-    atomic_write_text(records_path, json.dumps(records, indent=2))
+    write_datasets(run_dir / DATASETS_JSON, records)
 
     provenance = {
         "kpbench_version": __version__,
-        "git_commit": manifest["git_commit"],
-        "host": manifest["host"],
+        "git_commit": manifest.git_commit,
+        "host": manifest.host,
     }
     jobs = run_jobs(config, datasets)
     todo = [j for j in jobs if not _is_done(run_dir, j[0])]
@@ -533,7 +529,7 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
         for job, ds, split in todo:
             progress.start(job.label)
             record = execute_job(run_dir, config, job, ds, split, provenance, progress)
-            progress.finish(record["status"], record.get("error") or "")
+            progress.finish(record.status, record.error or "")
     if config.track_videos:
         track_videos(run_dir, config, {name: ds for name, (ds, _) in datasets.items()}, quiet)
     metrics, _ = collect_tables(run_dir, config.name)
@@ -558,9 +554,9 @@ def job_counts(run_dir: Path) -> dict[str, list[str]]:
     a job folder without ``job.json`` (an interrupted attempt) counts as ``unfinished``."""
     counts: dict[str, list[str]] = {}
     for folder in sorted((Path(run_dir) / "jobs").glob("*/")):
-        path = folder / "job.json"
-        status = json.loads(path.read_text()).get("status") if path.is_file() else "unfinished"
-        counts.setdefault(str(status), []).append(folder.name)
+        path = folder / JOB_JSON
+        status = read_record(path, JobRecord).status if path.is_file() else "unfinished"
+        counts.setdefault(status, []).append(folder.name)
     return counts
 
 
@@ -571,6 +567,7 @@ def track_videos(run_dir: Path, config: RunConfig, datasets: dict[str, Dataset],
     """``kpbench track`` (in its own process) for each finished adapter on the videos
     (``<dataset source>/videos/``) of each dataset ``config.track_videos`` names (all when it
     is true); a video already tracked is not redone."""
+    from benchmark.envs import child_env
     from benchmark.video.track import TRACK_JSON, track_dir
 
     for name, ds in datasets.items():
@@ -584,30 +581,27 @@ def track_videos(run_dir: Path, config: RunConfig, datasets: dict[str, Dataset],
         )
         for video in videos:
             for adapter in config.adapters:
-                done = job_dir(run_dir, Job(name, 0, adapter, config.seeds[0])) / "job.json"
                 if (track_dir(run_dir, adapter.label, video) / TRACK_JSON).is_file():
                     continue
-                if not done.is_file() or json.loads(done.read_text()).get("status") != "done":
+                if not _is_done(run_dir, Job(name, 0, adapter, config.seeds[0])):
                     continue
                 _log(quiet, f"tracking {video.name} with {adapter.label}")
+                # kpbench track picks the adapter's interpreter itself (envs.interpreter_for).
                 cmd = [
-                    adapter.python or sys.executable, "-m", "benchmark.cli", "track",
-                    str(Path(run_dir).resolve()),
+                    sys.executable, "-m", "benchmark.cli", "track", str(Path(run_dir).resolve()),
                     "--adapter", adapter.label, "--video", str(video), "--dataset", name,
                     "--threads", str(config.threads), "--quiet",
                 ]  # fmt: skip
                 # No progress bars: frameworks' own (DeepLabCut's tqdm) would flood the log.
-                env = {**os.environ, "TQDM_DISABLE": "1"}
-                rc = subprocess.run(cmd, cwd=repo_root(), env=env, check=False).returncode
+                env = {**child_env(config.threads), "TQDM_DISABLE": "1"}
+                rc = subprocess.run(cmd, cwd=run_dir, env=env, check=False).returncode
                 if rc != 0:
                     _log(quiet, f"tracking {video.name} with {adapter.label} failed (exit {rc})")
 
 
 def _is_done(run_dir: Path, job: Job) -> bool:
-    path = job_dir(run_dir, job) / "job.json"
-    if not path.is_file():
-        return False
-    return json.loads(path.read_text()).get("status") == "done"
+    path = job_dir(run_dir, job) / JOB_JSON
+    return path.is_file() and read_record(path, JobRecord).status == "done"
 
 
 def _log(quiet: bool, text: str) -> None:

@@ -9,11 +9,9 @@ tail of its stderr.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,8 @@ import numpy as np
 
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.paths import atomic_write_text
+from benchmark.records import ModelInfo, Timing, WorkerResult, write_record
+from benchmark.resources import peak_rss_mb, set_threads
 
 
 def dataset_to_plain(ds: Dataset, with_labels: bool = True) -> dict[str, Any]:
@@ -64,26 +64,7 @@ def _cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process (or its largest child) in MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024.0  # ru_maxrss is KiB on Linux
-
-
-def set_threads(threads: int) -> None:
-    """Pin torch's intra- and inter-op thread counts (the runner also sets OMP/MKL env vars)."""
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(threads)
-    # Fails when an earlier parallel op in this process already fixed it; that is fine.
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(max(1, min(threads, 2)))
-
-
-def run_job(spec: dict[str, Any]) -> dict[str, Any]:
+def run_job(spec: dict[str, Any]) -> WorkerResult:
     """Train, load and predict as ``spec`` says; returns the result record."""
     from adapters.base import check_predictions
     from benchmark.io.predictions import write_dlc_predictions
@@ -120,30 +101,28 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     predict_s = time.perf_counter() - t0
     pred = check_predictions(pred, test, spec["adapter"])
 
-    # CSV and h5, as DeepLabCut writes predictions (movement's file reader takes the h5).
-    csv = Path(spec["predictions_path"])
-    for path in (csv, csv.with_suffix(".h5")):
-        write_dlc_predictions(path, test.frame_ids, test.keypoints, pred, scorer=spec["label"])
+    write_dlc_predictions(
+        Path(spec["predictions_path"]), test.frame_ids, test.keypoints, pred, scorer=spec["label"]
+    )
     notes_path = Path(model_dir) / "kpbench_notes.json"
     notes = json.loads(notes_path.read_text()) if notes_path.is_file() else {}
-    return {
-        "status": "done",
-        "model_dir": str(model_dir),
-        "timing": {
-            "train_s": train_s,
-            "train_cpu_s": train_cpu_s,
-            "load_s": load_s,
-            "predict_s": predict_s,
-            "predict_fps": test.n_frames / predict_s if predict_s > 0 else None,
-            "peak_rss_mb": _peak_rss_mb(),
-            "threads": int(spec["threads"]),
-        },
-        "model": adapter.model_info(Path(model_dir)),
-        "adapter_config": config,
-        "framework_version": adapter_cls.version(),
-        "notes": notes,
-        "environment": {**_environment(), **adapter_cls.environment_info()},
-    }
+    return WorkerResult(
+        model_dir=str(model_dir),
+        timing=Timing(
+            train_s=train_s,
+            train_cpu_s=train_cpu_s,
+            load_s=load_s,
+            predict_s=predict_s,
+            predict_fps=test.n_frames / predict_s if predict_s > 0 else None,
+            peak_rss_mb=peak_rss_mb(),
+            threads=int(spec["threads"]),
+        ),
+        model=ModelInfo(**adapter.model_info(Path(model_dir))),
+        adapter_config=config,
+        framework_version=adapter_cls.version(),
+        notes=notes,
+        environment={**_environment(), **adapter_cls.environment_info()},
+    )
 
 
 def _environment() -> dict[str, Any]:
@@ -166,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec_path = Path(argv[0])
     spec = json.loads(spec_path.read_text())
-    result = run_job(spec)
-    atomic_write_text(Path(spec["result_path"]), json.dumps(result, indent=2, default=str))
+    write_record(Path(spec["result_path"]), run_job(spec))
     return 0
 
 

@@ -82,7 +82,7 @@ def generate(
     """
     from benchmark.io.dlc import write_dlc_project
     from benchmark.io.predictions import write_dlc_predictions
-    from benchmark.synthetic.render import video_writer
+    from benchmark.video.io import video_writer
 
     if n_frames < 1:
         raise ValueError(f"n_frames must be at least 1, not {n_frames}")

@@ -10,10 +10,8 @@ hides the point.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -415,31 +413,3 @@ def rot(v: np.ndarray, angle: float) -> np.ndarray:
 def unit(angle: float | np.ndarray) -> np.ndarray:
     """Unit vector(s) pointing at ``angle``."""
     return np.stack([np.cos(angle), np.sin(angle)], axis=-1)
-
-
-@contextlib.contextmanager
-def video_writer(path: Path, fps: int = 30) -> Iterator:
-    """An imageio writer for an H.264 (yuv420p) mp4 that ordinary players play.
-
-    The file appears only when writing finished (temp file + rename).
-    """
-    import imageio.v2 as iio
-
-    from benchmark.paths import atomic_path
-
-    with atomic_path(path) as tmp:
-        writer = iio.get_writer(
-            tmp,
-            format="FFMPEG",
-            fps=fps,
-            codec="libx264",
-            quality=8,
-            macro_block_size=2,
-            pixelformat="yuv420p",
-            ffmpeg_log_level="error",
-            output_params=["-preset", "veryfast", "-threads", "1"],
-        )
-        try:
-            yield writer
-        finally:
-            writer.close()

@@ -1,7 +1,9 @@
-"""Reading videos in chunks of frames (memory bounded by the chunk, not the video)."""
+"""Reading videos in chunks of frames (memory bounded by the chunk, not the video), and
+writing H.264 videos."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import InputError
+from benchmark.paths import atomic_path
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,29 @@ def read_chunks(path: str | Path, chunk_size: int = 32) -> Iterator[list[np.ndar
         raise InputError(path, f"cannot decode the video ({exc})") from None
     finally:
         gen.close()  # stops the ffmpeg process when the caller stops early
+
+
+@contextlib.contextmanager
+def video_writer(path: Path, fps: int = 30) -> Iterator:
+    """An imageio writer for an H.264 (yuv420p) mp4 that ordinary players play.
+
+    The file appears only when writing finished (temp file + rename).
+    """
+    import imageio.v2 as iio
+
+    with atomic_path(path) as tmp:
+        writer = iio.get_writer(
+            tmp,
+            format="FFMPEG",
+            fps=fps,
+            codec="libx264",
+            quality=8,
+            macro_block_size=2,
+            pixelformat="yuv420p",
+            ffmpeg_log_level="error",
+            output_params=["-preset", "veryfast", "-threads", "1"],
+        )
+        try:
+            yield writer
+        finally:
+            writer.close()

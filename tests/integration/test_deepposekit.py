@@ -91,7 +91,7 @@ def test_tracks_a_video_in_its_own_environment(dpk_run: dict[str, Any]) -> None:
     from benchmark.video.track import load_track
 
     record, values = load_track(dpk_run["run"] / "tracks" / "deepposekit__blobs")
-    assert record["n_frames"] == 30 and record["timing"]["inference"] == "frames"
+    assert record.n_frames == 30 and record.timing.inference == "frames"
     assert (dpk_run["run"] / "tracks" / "deepposekit__blobs" / "labelled.mp4").stat().st_size
     # Frame i of the video is frame i of the dataset: the points land on its labels.
     err = np.linalg.norm(values[..., :2] - dpk_run["ds"].points, axis=-1)

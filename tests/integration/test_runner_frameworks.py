@@ -85,15 +85,15 @@ def test_framework_tracks_the_video_with_its_own_video_inference(framework_run, 
     run_dir = framework_run / "run"
     video = framework_run / "project" / "videos" / "blobs.mp4"
     record, values = load_track(run_dir / f"tracks/{adapter}__blobs")
-    assert record["timing"]["inference"] == "framework"
-    assert record["timing"]["frame_counts"] == {"decoded": 16, "predicted": 16}
+    assert record.timing.inference == "framework"
+    assert record.timing.frame_counts == {"decoded": 16, "predicted": 16}
     assert values.shape == (16, 4, 3)
     assert (run_dir / f"tracks/{adapter}__blobs/labelled.mp4").stat().st_size > 0
     if adapter == "deeplabcut":
         project_cfg = yaml.safe_load(
             (find_model(run_dir, adapter).model_dir / "config.yaml").read_text()
         )
-        assert record["min_score"] == project_cfg["pcutoff"]
+        assert record.min_score == project_cfg["pcutoff"]
 
     model = find_model(run_dir, adapter)
     predictor = load_class(model.adapter_name)().load(model.model_dir, framework_run)

@@ -459,7 +459,7 @@ ROWS: list[tuple[str, Build, int, list[str]]] = [
         "run-out-has-a-foreign-run-json",
         lambda c: ["run", str(c.config()), "--out", str(_file(c, "x/run.json", "{}").parent)],
         2,
-        ["run.json: was not written by kpbench"],
+        ["run.json: is not a run manifest kpbench can use", "lacks 'name'"],
     ),
     (
         "run-out-made-by-another-config",

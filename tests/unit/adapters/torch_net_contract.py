@@ -60,7 +60,10 @@ class TorchNetContract:
         train, test = blobs
         pred = adapter.load(model_dir, tmp_path)(test)
         assert pred.shape == (test.n_frames, test.n_keypoints, 3)
-        untrained = adapter.train(train, None, tmp_path, {**self.fast, "epochs": 0}, seed=0)
+        # One epoch at a negligible learning rate: the weights stay as initialised (epochs
+        # must be >= 1: an option that trains nothing is refused).
+        untrained_cfg = {**self.fast, "epochs": 1, "lr": 1e-12}
+        untrained = adapter.train(train, None, tmp_path, untrained_cfg, seed=0)
         before = median_error(adapter.predict(untrained, test, tmp_path), test)
         after = median_error(pred, test)
         assert after < self.max_median_px

@@ -223,7 +223,7 @@ def test_job_counts_and_failed_section_say_what_happened(rendered: Path, tmp_pat
 
 def test_missing_optional_files_and_fields_still_render(fake_run: Path, tmp_path: Path) -> None:
     run_dir = shutil.copytree(fake_run, tmp_path / "run")
-    for name in ("metrics.csv", "frame_errors.csv", "datasets.json", "config.yaml"):
+    for name in ("metrics.csv", "frame_errors.csv", "datasets.json"):
         (run_dir / name).unlink()
     shutil.rmtree(run_dir / "groundtruth")
     for job_json in run_dir.glob("jobs/*/job.json"):

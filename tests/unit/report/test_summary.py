@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+from benchmark.records import JobRecord, Timing
 from benchmark.report.summary import (
     compact,
     describe_adapter,
@@ -57,17 +59,23 @@ def test_find_epochs_searches_nested_configs() -> None:
     assert find_epochs(None) is None
 
 
+def _job(threads: int = 2, **fields) -> JobRecord:
+    """A finished job record with ``threads`` and the given fields."""
+    timing = Timing(1.0, 1.0, 0.1, 0.1, 10.0, 100.0, threads)
+    return JobRecord("j", "d", 0, "a", "a", 0, status="done", timing=timing, **fields)
+
+
 def test_device_words_prefers_the_gpu_the_worker_used() -> None:
-    cpu = {"timing": {"threads": 2}, "environment": {"cuda": False, "gpu": None}}
-    gpu = {"timing": {"threads": 2}, "environment": {"cuda": True, "gpu": "NVIDIA H100"}}
-    forced_cpu = {**gpu, "adapter_config": {"device": "cpu"}}
+    cpu = _job(environment={"cuda": False, "gpu": None})
+    gpu = _job(environment={"cuda": True, "gpu": "NVIDIA H100"})
+    forced_cpu = replace(gpu, adapter_config={"device": "cpu"})
     assert device_words([cpu]) == "2 CPU threads"
     assert device_words([gpu]) == "NVIDIA H100"
     assert device_words([forced_cpu]) == "2 CPU threads"
 
 
 def test_describe_adapter_names_schedule_rank_and_missed_keypoints() -> None:
-    record = {"adapter_config": {"epochs": 40}, "timing": {"threads": 2}}
+    record = _job(adapter_config={"epochs": 40})
     text = describe_adapter(
         "heatmap",
         {"train_s": 186.0, "median_px": 2.1, "detection_rate": 0.9, "predict_fps": 40.0},

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from benchmark.records import TrackRecord, TrackTiming, write_record
 from benchmark.report.tracks import tracking_context
 from benchmark.video.draw import draw_pose, keypoint_colors
 from benchmark.video.track import STILL, TRACK_JSON, TRACKS
@@ -25,19 +25,38 @@ def _fake_track(run_dir: Path) -> np.ndarray:
         np.full((120, 160, 3), 100, np.uint8), pose, [(0, 1)], colors, min_score=0.5, text="x"
     )
     Image.fromarray(still).save(folder / STILL)
-    record = {
-        "adapter": "heatmap",
-        "video_stem": "rat_openfield",
-        "width": 160,
-        "height": 120,
-        "n_frames": 32,
-        "keypoints": KEYPOINTS,
-        "edges": [[0, 1]],
-        "min_score": 0.5,
-        "timing": {"end_to_end_fps": 50.0, "predict_fps": 80.0, "inference": "frames"},
-        "temporal": {"still_px": 1.0, "jump_px": 20.0, "jitter_px": 0.5},
-    }
-    (folder / TRACK_JSON).write_text(json.dumps(record))
+    record = TrackRecord(
+        adapter="heatmap",
+        adapter_name="heatmap",
+        job_id="rat__fold0__heatmap__seed0",
+        dataset="rat",
+        video="/videos/rat_openfield.mp4",
+        video_stem="rat_openfield",
+        n_frames=32,
+        width=160,
+        height=120,
+        video_fps=30.0,
+        keypoints=KEYPOINTS,
+        edges=[["snout", "neck"]],
+        min_score=0.5,
+        timing=TrackTiming(
+            load_s=0.1,
+            total_s=0.64,
+            end_to_end_fps=50.0,
+            predict_s=0.4,
+            predict_fps=80.0,
+            decode_s=0.1,
+            draw_encode_write_s=0.14,
+            peak_rss_mb=500.0,
+            threads=1,
+            chunk_size=32,
+            inference="frames",
+        ),
+        temporal={"still_px": 1.0, "jump_px": 20.0, "jitter_px": 0.5},
+        groundtruth=None,
+        files={"predictions": "predictions.csv", "still": STILL, "video": "labelled.mp4"},
+    )
+    write_record(folder / TRACK_JSON, record)
     return still
 
 

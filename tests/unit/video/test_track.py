@@ -15,6 +15,7 @@ import yaml
 
 from benchmark.cli import main
 from benchmark.io.predictions import read_predictions
+from benchmark.records import TrackRecord, read_record
 from benchmark.runner.config import RunConfig
 from benchmark.runner.run import run
 from benchmark.splits import load_splits
@@ -64,8 +65,8 @@ def _mean_pose(run_dir: Path, adapter: str = "mean") -> np.ndarray:
 def test_run_with_track_videos_tracks_each_adapter(tiny_run):
     run_dir, _ = tiny_run
     for adapter in ("mean", "mean2"):
-        record = json.loads((run_dir / f"tracks/{adapter}__rat_openfield/track.json").read_text())
-        assert record["n_frames"] == 32 and record["timing"]["threads"] == 1
+        record = read_record(run_dir / f"tracks/{adapter}__rat_openfield/track.json", TrackRecord)
+        assert record.n_frames == 32 and record.timing.threads == 1
 
 
 def test_track_writes_predictions_video_still_and_record(tiny_run):
@@ -75,7 +76,7 @@ def test_track_writes_predictions_video_still_and_record(tiny_run):
 
     pred = read_predictions(folder / "predictions.csv")
     assert pred.frame_ids == tuple(str(i) for i in range(32))
-    assert pred.keypoints == tuple(record["keypoints"])
+    assert pred.keypoints == tuple(record.keypoints)
     expected = _mean_pose(run_dir)
     np.testing.assert_allclose(
         pred.values[..., :2], np.broadcast_to(expected, (32, *expected.shape))
@@ -85,7 +86,7 @@ def test_track_writes_predictions_video_still_and_record(tiny_run):
 
     poses = load_poses.from_dlc_file(folder / "predictions.csv", fps=30)
     assert poses.position.sizes["time"] == 32
-    assert list(poses.keypoints.values) == record["keypoints"]
+    assert list(poses.keypoints.values) == record.keypoints
 
     frames = iio.imread(folder / "labelled.mp4", plugin="FFMPEG")
     assert frames.shape[0] == 32 and frames.shape[1:] == (SIZE[1], SIZE[0], 3)
@@ -107,26 +108,26 @@ def test_track_writes_predictions_video_still_and_record(tiny_run):
 def test_a_predictor_that_reads_videos_itself_is_used_with_its_own_cutoff(tiny_run):
     run_dir, video = tiny_run
     record = track_video(run_dir, "reader", video, progress=False)
-    assert record["timing"]["inference"] == "framework"
-    assert record["timing"]["frame_counts"] == {"decoded": 32, "predicted": 32}
-    assert record["min_score"] == 0.9  # the predictor's score_cutoff
+    assert record.timing.inference == "framework"
+    assert record.timing.frame_counts == {"decoded": 32, "predicted": 32}
+    assert record.min_score == 0.9  # the predictor's score_cutoff
     pred = read_predictions(run_dir / "tracks/reader__rat_openfield/predictions.csv")
     expected = _mean_pose(run_dir, "reader")
     np.testing.assert_allclose(pred.values[..., :2], np.broadcast_to(expected, (32, 8, 2)))
     np.testing.assert_allclose(pred.values[..., 2], 0.8)
 
-    assert track_video(run_dir, "reader", video, min_score=0.5, progress=False)["min_score"] == 0.5
+    assert track_video(run_dir, "reader", video, min_score=0.5, progress=False).min_score == 0.5
 
 
 def test_frames_a_framework_reader_misses_are_nan_with_a_warning(tiny_run):
     run_dir, video = tiny_run
     with pytest.warns(UserWarning, match="video reader gave 20 frames, kpbench decoded 32"):
         record = track_video(run_dir, "short", video, progress=False)
-    assert record["timing"]["frame_counts"] == {"decoded": 32, "predicted": 20}
+    assert record.timing.frame_counts == {"decoded": 32, "predicted": 20}
     pred = read_predictions(run_dir / "tracks/short__rat_openfield/predictions.csv")
     assert np.isfinite(pred.values[:20, :, :2]).all()
     assert np.isnan(pred.values[20:, :, :2]).all()
-    assert record["temporal"]["missing_share"] == pytest.approx(12 / 32)
+    assert record.temporal["missing_share"] == pytest.approx(12 / 32)
 
 
 def test_error_against_video_ground_truth(tiny_run):
@@ -134,25 +135,25 @@ def test_error_against_video_ground_truth(tiny_run):
     record = track_video(run_dir, "mean", video, progress=False)
     folder = run_dir / "tracks" / "mean__rat_openfield"
     gt = read_predictions(video.with_name("rat_openfield_groundtruth.csv"))
-    cols = [gt.keypoints.index(k) for k in record["keypoints"]]
+    cols = [gt.keypoints.index(k) for k in record.keypoints]
     truth = gt.values[:, cols, :2]
     err = np.linalg.norm(_mean_pose(run_dir)[None] - truth, axis=-1)  # NaN where hidden
 
     table = pd.read_csv(folder / "frame_errors.csv")
     assert len(table) == 32 * len(cols)
     by_frame = table.pivot(index="frame", columns="keypoint", values="error_px")
-    np.testing.assert_allclose(by_frame[record["keypoints"]].to_numpy(), err)
-    assert record["groundtruth"]["mean_px"] == pytest.approx(np.nanmean(err))
-    assert record["groundtruth"]["n_frames"] == 32
+    np.testing.assert_allclose(by_frame[record.keypoints].to_numpy(), err)
+    assert record.groundtruth["mean_px"] == pytest.approx(np.nanmean(err))
+    assert record.groundtruth["n_frames"] == 32
 
     # The frames the model trained on (labeled-data/<video>/img<frame>.png) are left out.
     (split,) = load_splits(run_dir / "splits" / "rat.json")
     trained = sorted(int(f.rsplit("img", 1)[1][:4]) for f in (*split.train, *split.val))
     assert len(trained) == 13 and all(f % 2 == 0 for f in trained)
     unseen = np.setdiff1d(np.arange(32), trained)
-    assert record["groundtruth"]["training_frames"] == 13
-    assert record["groundtruth"]["unseen"]["n_frames"] == 32 - 13
-    assert record["groundtruth"]["unseen"]["mean_px"] == pytest.approx(np.nanmean(err[unseen]))
+    assert record.groundtruth["training_frames"] == 13
+    assert record.groundtruth["unseen"]["n_frames"] == 32 - 13
+    assert record.groundtruth["unseen"]["mean_px"] == pytest.approx(np.nanmean(err[unseen]))
 
 
 def test_temporal_metrics_match_a_hand_computation():

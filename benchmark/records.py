@@ -1,0 +1,338 @@
+"""The records of a run directory, typed and versioned: every writer and reader uses these.
+
+| file | record | written by |
+|---|---|---|
+| ``run.json`` | :class:`RunManifest` | the runner, when the run starts |
+| ``datasets.json`` | name -> :class:`DatasetRecord` | the runner |
+| ``jobs/<id>/result.json`` | :class:`WorkerResult` | the job's worker process |
+| ``jobs/<id>/job.json`` | :class:`JobRecord` | the runner, when the job ends |
+| ``tracks/<adapter>__<video>/track.json`` | :class:`TrackRecord` | ``kpbench track`` |
+
+Each JSON object carries ``schema`` (:data:`SCHEMA`). A record without one was written before
+records were versioned (schema 0, the same fields) and is read; a newer schema than this
+kpbench knows is refused with a message naming both versions. Unknown keys are ignored, so a
+reader can skip fields it does not use; a missing required field is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from benchmark.errors import InputError
+from benchmark.paths import atomic_write_text
+
+#: Version of the records this kpbench writes (and the newest it reads).
+SCHEMA = 1
+
+R = TypeVar("R")
+
+
+# ----------------------------------------------------------------------------- run
+@dataclass(frozen=True)
+class RunManifest:
+    """``run.json``: what the run is; its presence makes a folder a kpbench run.
+
+    Attributes:
+        name: Run name.
+        created: ISO time the run started.
+        kpbench_version: kpbench that made the run.
+        git_commit: Commit of kpbench's code, when it ran from a git checkout.
+        host: Hardware and software of the machine (CPU, cores, memory, GPU, torch).
+        config: The resolved run config (``RunConfig.to_dict``).
+        skipped_datasets: Optional datasets that could not be had, with the reason.
+    """
+
+    name: str
+    created: str
+    kpbench_version: str
+    git_commit: str | None
+    config: dict[str, Any]
+    host: dict[str, Any] = field(default_factory=dict)
+    skipped_datasets: dict[str, str] = field(default_factory=dict)
+    schema: int = SCHEMA
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """One entry of ``datasets.json``: what the report needs to know about a dataset."""
+
+    species: str | None
+    synthetic: bool
+    source: str | None
+    format: str
+    hash: str
+    keypoints: list[str]
+    edges: list[list[str]]
+    n_frames: int
+    image_size: list[int] | None
+    frame_ids: list[str]
+    image_paths: list[str]
+
+
+# ----------------------------------------------------------------------------- jobs
+@dataclass(frozen=True)
+class Timing:
+    """What the harness measured around a job's adapter calls (see DESIGN.md, Metrics)."""
+
+    train_s: float
+    train_cpu_s: float
+    load_s: float
+    predict_s: float
+    predict_fps: float | None
+    peak_rss_mb: float
+    threads: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Size of a trained model (None where the adapter cannot tell)."""
+
+    n_params: int | None = None
+    model_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """``result.json``: what a worker reports after training, loading and predicting.
+
+    Attributes:
+        model_dir: The trained model's folder (what the adapter's ``load`` takes).
+        timing: Measured times and memory.
+        model: Parameter count and size on disk.
+        adapter_config: The adapter's resolved options.
+        framework_version: Version of the wrapped framework.
+        notes: What the adapter recorded about training (``kpbench_notes.json``).
+        environment: Interpreter, torch, device and framework versions of the worker.
+    """
+
+    model_dir: str
+    timing: Timing
+    model: ModelInfo
+    adapter_config: dict[str, Any]
+    framework_version: str | None
+    notes: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    status: str = "done"
+    schema: int = SCHEMA
+
+
+#: Job statuses: ``done`` (metrics computed), ``failed`` (error recorded), ``skipped`` (an
+#: optional adapter that cannot run here).
+STATUSES = ("done", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """``job.json``: one job (dataset x fold x adapter x seed) and how it ended.
+
+    Attributes:
+        job_id: ``<dataset>__fold<k>__<label>__seed<s>``, also the job's folder name.
+        dataset: Dataset name.
+        fold: Fold index.
+        adapter: Adapter label in the run.
+        adapter_name: Registered adapter name.
+        seed: Training seed.
+        adapter_config: Options as the run config gave them.
+        provenance: kpbench version and commit, host, dataset and split hashes.
+        status: One of :data:`STATUSES`.
+        python: Interpreter the worker ran in.
+        error: Why the job failed or was skipped.
+        stderr_tail: Last lines of the worker's stderr when it failed.
+        metrics: The harness's metrics of the job's predictions (``metrics.summarize``).
+        model_dir, timing, model, framework_version, notes, environment: From the worker's
+            :class:`WorkerResult` (done jobs only).
+    """
+
+    job_id: str
+    dataset: str
+    fold: int
+    adapter: str
+    adapter_name: str
+    seed: int
+    adapter_config: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    status: str = "failed"
+    python: str | None = None
+    error: str | None = None
+    stderr_tail: str = ""
+    metrics: dict[str, Any] | None = None
+    model_dir: str | None = None
+    timing: Timing | None = None
+    model: ModelInfo | None = None
+    framework_version: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(
+                f"job status must be one of {', '.join(STATUSES)}, not {self.status!r}"
+            )
+
+    def finished(self, result: WorkerResult, metrics: dict[str, Any]) -> JobRecord:
+        """This job, done, with the worker's result and the harness's metrics."""
+        return dataclasses.replace(
+            self,
+            status="done",
+            error=None,
+            stderr_tail="",
+            metrics=metrics,
+            model_dir=result.model_dir,
+            timing=result.timing,
+            model=result.model,
+            adapter_config=result.adapter_config,
+            framework_version=result.framework_version,
+            notes=result.notes,
+            environment=result.environment,
+        )
+
+    def ended(self, status: str, error: str, stderr_tail: str = "") -> JobRecord:
+        """This job, failed or skipped, with why."""
+        return dataclasses.replace(self, status=status, error=error, stderr_tail=stderr_tail)
+
+
+# ----------------------------------------------------------------------------- tracks
+@dataclass(frozen=True)
+class TrackTiming:
+    """End-to-end and per-stage times of ``kpbench track`` on one video.
+
+    Attributes:
+        inference: ``framework`` (the framework's own video reader and inference),
+            ``frames`` (frames decoded by kpbench, predicted in memory) or ``files`` (as PNGs).
+        frame_counts: With the framework's reader: frames ``decoded`` by kpbench and
+            ``predicted`` by the framework.
+    """
+
+    load_s: float
+    total_s: float
+    end_to_end_fps: float | None
+    predict_s: float
+    predict_fps: float | None
+    decode_s: float
+    draw_encode_write_s: float
+    peak_rss_mb: float
+    threads: int | None
+    chunk_size: int
+    inference: str
+    frame_counts: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """``track.json``: one adapter's track of one video.
+
+    Attributes:
+        temporal: Jitter, jumps, missing and still shares (``video.temporal``).
+        groundtruth: Accuracy against per-frame ground truth, when the video has it
+            (``unseen``: over the frames the model never trained on).
+        files: The track folder's files (predictions, still, labelled video).
+    """
+
+    adapter: str
+    adapter_name: str
+    job_id: str
+    dataset: str
+    video: str
+    video_stem: str
+    n_frames: int
+    width: int
+    height: int
+    video_fps: float | None
+    keypoints: list[str]
+    edges: list[list[str]]
+    min_score: float
+    timing: TrackTiming
+    temporal: dict[str, Any]
+    groundtruth: dict[str, Any] | None
+    files: dict[str, str]
+    schema: int = SCHEMA
+
+
+# ----------------------------------------------------------------------------- files
+def write_record(path: str | Path, record: Any) -> None:
+    """Write a record as JSON, atomically."""
+    atomic_write_text(path, json.dumps(asdict(record), indent=2, default=str))
+
+
+def read_record(path: str | Path, cls: type[R]) -> R:
+    """Read a record of type ``cls`` from a JSON file.
+
+    Raises:
+        InputError: The file is unreadable, not a JSON object, of a newer schema than this
+            kpbench reads, or lacks a required field.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc.__class__.__name__})") from None
+    return from_plain(cls, data, path)
+
+
+def read_datasets(path: str | Path) -> dict[str, DatasetRecord]:
+    """``datasets.json``: every dataset of the run by name (empty when absent)."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a JSON object of datasets by name")
+    return {name: from_plain(DatasetRecord, entry, path) for name, entry in data.items()}
+
+
+def write_datasets(path: str | Path, records: dict[str, DatasetRecord]) -> None:
+    """Write ``datasets.json`` atomically."""
+    atomic_write_text(path, json.dumps({n: asdict(r) for n, r in records.items()}, indent=2))
+
+
+def from_plain(cls: type[R], data: Any, path: Path) -> R:
+    """A record of type ``cls`` from parsed JSON (nested records included).
+
+    Raises:
+        InputError: See :func:`read_record`.
+    """
+    if not isinstance(data, dict):
+        raise InputError(path, f"expected a JSON object ({cls.__name__})")
+    version = data.get("schema", 0)
+    if not isinstance(version, int) or version > SCHEMA:
+        raise InputError(
+            path,
+            f"written by a newer kpbench (record schema {version}); this kpbench "
+            f"reads schema {SCHEMA} and older: upgrade kpbench to read this run",
+        )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise InputError(path, f"lacks {f.name!r}: not a kpbench {cls.__name__} record")
+            continue
+        value = data[f.name]
+        nested = _record_type(hints[f.name])
+        values[f.name] = from_plain(nested, value, path) if nested and value is not None else value
+    values.pop("schema", None)  # a record read is held (and rewritten) as this schema
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(path, f"not a valid {cls.__name__} record ({exc})") from None
+
+
+def _record_type(hint: Any) -> type | None:
+    """The record class in a field's type (``Timing | None`` -> ``Timing``), if any."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if dataclasses.is_dataclass(option) and isinstance(option, type):
+            return option
+    return None
