@@ -63,7 +63,8 @@ class TorchNetContract:
         # One epoch at a negligible learning rate: the weights stay as initialised (epochs
         # must be >= 1: an option that trains nothing is refused).
         untrained_cfg = {**self.fast, "epochs": 1, "lr": 1e-12}
-        untrained = adapter.train(train, None, tmp_path, untrained_cfg, seed=0)
+        # A fresh instance: the class fixture's adapter records its own training's progress.
+        untrained = self.adapter_cls().train(train, None, tmp_path, untrained_cfg, seed=0)
         before = median_error(adapter.predict(untrained, test, tmp_path), test)
         after = median_error(pred, test)
         assert after < self.max_median_px
