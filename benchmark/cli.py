@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from benchmark.errors import InputError, KpbenchError
+from benchmark.metrics import DEFAULT_THRESHOLDS
 
 #: Exit codes (README, "Bad input"): 0 success; 1 a run finished but some of its jobs failed
 #: (the others' results are kept); 2 bad input, nothing written; 130 interrupted (Ctrl-C).
@@ -69,7 +70,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from benchmark.io import read_dataset
-    from benchmark.metrics import evaluate
+    from benchmark.metrics import accuracy_metrics, evaluate
     from benchmark.splits import load_splits
 
     gt = read_dataset(args.gt)
@@ -86,12 +87,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"frames {result['n_frames']}, labelled points {result['n_labeled']}")
-    for key in ("detection_rate", "mean_px", "median_px", "rmse_px", "p90_px", "p95_px"):
-        print(f"{key:15s} {_fmt(result[key])}")
-    low, high = result["mean_px_ci95"]
-    print(f"{'mean_px_ci95':15s} [{_fmt(low)}, {_fmt(high)}]")
-    for t, v in result["pck"].items():
-        print(f"{'pck@' + t:15s} {_fmt(v)}")
+    for m in accuracy_metrics(args.thresholds):
+        print(f"{m.name:15s} {_fmt(m.value(result))}")
+        if m.name == "mean_px":
+            low, high = result["mean_px_ci95"]
+            print(f"{'mean_px_ci95':15s} [{_fmt(low)}, {_fmt(high)}]")
     return 0
 
 
@@ -268,7 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="evaluate only the test frames of this split file")
     p.add_argument("--fold", type=int, default=0, help="fold of a k-fold split file")
     p.add_argument(
-        "--thresholds", type=float, nargs="+", default=[2, 5, 10, 20], help="PCK thresholds (px)"
+        "--thresholds",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_THRESHOLDS),
+        help="PCK thresholds (px)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

@@ -8,16 +8,18 @@ all labelled keypoints (misses count as failures). Undefined values are ``None``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 if TYPE_CHECKING:
     from benchmark.dataset import Dataset
 
-DEFAULT_THRESHOLDS: tuple[float, ...] = (2, 5, 10, 20)
+#: PCK thresholds in pixels when a run config or command names none.
+DEFAULT_THRESHOLDS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
 SCALAR_KEYS = (
     "n_frames",
     "n_labeled",
@@ -29,6 +31,81 @@ SCALAR_KEYS = (
     "p95_px",
 )
 _BOOT_CHUNK = 100  # bootstrap replicates drawn per block, to bound memory on big test sets
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One accuracy metric: how it is named, shown and compared everywhere.
+
+    Attributes:
+        name: Key in ``summarize`` results and ``metrics.csv`` (``mean_px``, ``pck@5``).
+        label: Column header in tables (``median px``, ``PCK@5``).
+        unit: ``px`` (a distance) or ``share`` (a fraction in [0, 1]).
+        better: Whether ``lower`` or ``higher`` values are better.
+        definition: What it measures, in one line (the report's legend).
+    """
+
+    name: str
+    label: str
+    unit: Literal["px", "share"]
+    better: Literal["lower", "higher"]
+    definition: str
+
+    def value(self, summary: Mapping) -> float | None:
+        """This metric's value in a ``summarize`` result (overall or one keypoint's)."""
+        if self.name.startswith("pck@"):
+            return (summary.get("pck") or {}).get(self.name[4:])
+        return summary.get(self.name)
+
+
+_OVER_DETECTED = "over detected labelled keypoints"
+#: The distance and detection metrics (DESIGN.md, Metrics), in the order tables show them.
+ACCURACY_METRICS: tuple[Metric, ...] = (
+    Metric("mean_px", "mean px", "px", "lower", f"mean error {_OVER_DETECTED}"),
+    Metric("median_px", "median px", "px", "lower", f"median error {_OVER_DETECTED}"),
+    Metric("rmse_px", "RMSE px", "px", "lower", f"sqrt(mean(e²)) {_OVER_DETECTED}"),
+    Metric("p90_px", "p90 px", "px", "lower", f"90th percentile of the error {_OVER_DETECTED}"),
+    Metric("p95_px", "p95 px", "px", "lower", f"95th percentile of the error {_OVER_DETECTED}"),
+    Metric(
+        "detection_rate",
+        "detected",
+        "share",
+        "higher",
+        "share of labelled keypoints with a prediction",
+    ),
+)
+
+
+def pck_metric(threshold: float) -> Metric:
+    """``pck@T``: share of labelled keypoints detected within ``threshold`` px."""
+    key = threshold_key(threshold)
+    return Metric(
+        f"pck@{key}",
+        f"PCK@{key}",
+        "share",
+        "higher",
+        f"share of labelled keypoints detected within {key} px (misses count as failures)",
+    )
+
+
+def accuracy_metrics(thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> list[Metric]:
+    """Every accuracy metric of a run with PCK ``thresholds``, in table order."""
+    *distances, detection = ACCURACY_METRICS
+    return [*distances, *(pck_metric(t) for t in thresholds), detection]
+
+
+def metric(name: str, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> Metric:
+    """The metric called ``name`` (``pck@T`` for any T).
+
+    Raises:
+        KeyError: No such metric.
+    """
+    if name.startswith("pck@"):
+        return pck_metric(float(name[4:]))
+    for m in accuracy_metrics(thresholds):
+        if m.name == name:
+            return m
+    raise KeyError(name)
 
 
 def labeled_mask(gt: np.ndarray) -> np.ndarray:
@@ -225,3 +302,86 @@ def evaluate(
     return summarize(
         gt.points, values, gt.keypoints, thresholds=thresholds, n_boot=n_boot, seed=seed
     )
+
+
+def paired_difference(
+    gt: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    miss_penalty: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float | None, float | None, float | None]:
+    """Mean error of A minus mean error of B on the same test keypoints, with a paired
+    bootstrap interval (test frames resampled with replacement, both adapters together).
+
+    Args:
+        gt: ``(n, k, 2)`` ground truth, NaN = not labelled.
+        pred_a: ``(n, k, >=2)`` predictions of adapter A on the same frames, NaN = missed.
+        pred_b: The same for adapter B.
+        miss_penalty: Error counted for a labelled keypoint an adapter missed; None compares
+            only the labelled keypoints both adapters detected.
+        n_boot: Bootstrap replicates.
+        seed: Seed of the resampling.
+        level: Confidence level.
+
+    Returns:
+        ``(difference, low, high)``; all None when no keypoint can be compared. An interval
+        that includes 0 means the two are not distinguishable on this data.
+    """
+    labeled = labeled_mask(gt)
+    err_a, err_b = keypoint_errors(gt, pred_a), keypoint_errors(gt, pred_b)
+    if miss_penalty is None:
+        used = labeled & np.isfinite(err_a) & np.isfinite(err_b)
+    else:
+        used = labeled
+        err_a = np.where(labeled & ~np.isfinite(err_a), miss_penalty, err_a)
+        err_b = np.where(labeled & ~np.isfinite(err_b), miss_penalty, err_b)
+    if not used.any():
+        return None, None, None
+    diff = np.where(used, err_a - err_b, 0.0)
+    frame_sum, frame_count = diff.sum(axis=1), used.sum(axis=1)
+    point = float(frame_sum.sum() / frame_count.sum())
+    if n_boot <= 0:
+        return point, None, None
+    rng = np.random.default_rng(seed)
+    n = len(frame_sum)
+    reps = []
+    for start in range(0, n_boot, _BOOT_CHUNK):
+        idx = rng.integers(0, n, size=(min(_BOOT_CHUNK, n_boot - start), n))
+        count = frame_count[idx].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps.append(frame_sum[idx].sum(axis=1) / count)
+    boot = np.concatenate(reps)
+    boot = boot[np.isfinite(boot)]
+    alpha = (1 - level) / 2
+    low, high = np.percentile(boot, [100 * alpha, 100 * (1 - alpha)])
+    return point, float(low), float(high)
+
+
+def tied_with_best(
+    mean_error: Mapping[str, float],
+    interval: Callable[[str, str], tuple[float | None, float | None]],
+) -> tuple[str | None, list[str]]:
+    """The adapter with the lowest mean error and those not distinguishable from it.
+
+    Args:
+        mean_error: Each adapter's mean error (NaN or missing: not ranked).
+        interval: ``(low, high)`` of the paired difference of two adapters.
+
+    Returns:
+        The best adapter (None when none has an error) and, in order of mean error, the
+        others whose paired interval against it includes 0 (or cannot be computed).
+    """
+    ranked = sorted((e, a) for a, e in mean_error.items() if e is not None and np.isfinite(e))
+    if not ranked:
+        return None, []
+    best = ranked[0][1]
+    ties = []
+    for _, other in ranked[1:]:
+        low, high = interval(other, best)
+        if low is None or high is None or low <= 0 <= high:
+            ties.append(other)
+    return best, ties

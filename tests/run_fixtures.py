@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark.dataset import Dataset
 from benchmark.io.predictions import write_dlc_predictions
-from benchmark.metrics import keypoint_errors, summarize, tidy_rows
+from benchmark.metrics import DEFAULT_THRESHOLDS, keypoint_errors, summarize, tidy_rows
 from benchmark.records import (
     DatasetRecord,
     JobRecord,
@@ -125,8 +125,12 @@ def make_fake_run(
     folds: int = 2,
     seed: int = 0,
     datasets: Sequence[Dataset] | None = None,
+    config: dict | None = None,
 ) -> Path:
     """Write a run directory under ``root/runs/fake-run`` and return its path.
+
+    ``config`` adds run-config keys (e.g. ``thresholds``, ``overlay_frames``); the metrics
+    use its ``thresholds`` as the runner would.
 
     By default it holds two synthetic datasets: ``blobs`` (16 frames, 96x72 px, every adapter
     in ``adapters`` x ``folds`` folds; an adapter's ``failed_folds`` jobs fail) and
@@ -146,7 +150,13 @@ def make_fake_run(
             1,
         ),
     ]
-    config = {"name": RUN_NAME, "datasets": [d.name for d, _, _ in plan], "folds": folds}
+    config = {
+        "name": RUN_NAME,
+        "datasets": [d.name for d, _, _ in plan],
+        "folds": folds,
+        **(config or {}),
+    }
+    thresholds = config.get("thresholds", DEFAULT_THRESHOLDS)
     run = RunManifest(
         name=RUN_NAME,
         created="2025-01-01T12:00:00+00:00",
@@ -218,7 +228,7 @@ def make_fake_run(
                     "adapter": adapter.name,
                     "seed": seed,
                 }
-                rows = tidy_rows(summarize(test.points, pred, ds.keypoints))
+                rows = tidy_rows(summarize(test.points, pred, ds.keypoints, thresholds=thresholds))
                 rows += [("all", m, float(getattr(record.timing, m))) for m in TIMING_KEYS]
                 rows += [("all", m, float(getattr(record.model, m))) for m in MODEL_KEYS]
                 metric_rows += [

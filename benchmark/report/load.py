@@ -15,7 +15,9 @@ import pandas as pd
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.errors import InputError
 from benchmark.io.predictions import align_predictions, read_predictions
+from benchmark.metrics import DEFAULT_THRESHOLDS
 from benchmark.records import DatasetRecord, JobRecord, RunManifest, read_datasets, read_record
+from benchmark.runner.config import RunConfig
 
 METRIC_COLUMNS = ("run", "dataset", "fold", "adapter", "seed", "keypoint", "metric", "value")
 FRAME_ERROR_COLUMNS = ("run", "dataset", "fold", "adapter", "seed", "frame_id", "keypoint")
@@ -42,6 +44,17 @@ class RunResults:
     jobs: list[JobRecord]
     metrics: pd.DataFrame
     frame_errors: pd.DataFrame
+
+    @property
+    def thresholds(self) -> tuple[float, ...]:
+        """The run's PCK thresholds (px)."""
+        return tuple(self.run.config.get("thresholds") or DEFAULT_THRESHOLDS)
+
+    @property
+    def overlay_frames(self) -> int:
+        """Test frames per dataset the run config asks the overlay grid to show."""
+        value = self.run.config.get("overlay_frames")
+        return int(value) if isinstance(value, int) else RunConfig.overlay_frames
 
     def predictions_path(self, job: JobRecord) -> Path:
         """The job's DLC-style predictions CSV (may not exist)."""

@@ -28,16 +28,18 @@ from benchmark.report.summary import (
     fmt_count,
     fmt_duration,
     fmt_mb,
+    fmt_metric,
     fmt_pct,
     fmt_px,
     fmt_rate,
     md_table,
+    metric_header,
     options,
+    report_metrics,
     schedule_summary,
 )
 from benchmark.report.tracks import tracking_context
 
-OVERLAY_FRAMES = 4
 STDERR_LINES = 20
 NOTES_CHARS = 80  # notes in the schedules table; every note is listed below it
 JOB_KEYS = ["dataset", "fold", "adapter", "seed"]
@@ -174,7 +176,7 @@ def _overlay(
     ]
     if not common:
         return None, "No overlay: the test frames' images are not on this machine."
-    picks = np.linspace(0, len(common) - 1, min(OVERLAY_FRAMES, len(common))).round()
+    picks = np.linspace(0, len(common) - 1, min(results.overlay_frames, len(common))).round()
     frames = gt.subset([common[int(i)] for i in sorted(set(picks))])
     preds = {a: align_predictions(frames, p, paths[a]) for a, p in stored.items()}
     titles = [f if len(f) <= 32 else "…" + f[-31:] for f in frames.frame_ids]
@@ -229,6 +231,7 @@ def _dataset_context(
         and not np.isnan(_mean(done[done["adapter"] == a], "median_px"))
     ]
 
+    table_metrics = report_metrics(results.thresholds)
     accuracy, timing, summaries, schedules, full_schedules = [], [], [], [], []
     for adapter in order:
         mine = table[table["adapter"] == adapter]
@@ -240,19 +243,10 @@ def _dataset_context(
         ci = ""
         if not np.isnan(get("mean_px_ci95_low", np.nan)):
             ci = f" ({fmt_px(get('mean_px_ci95_low'))}–{fmt_px(get('mean_px_ci95_high'))})"
-        accuracy.append(
-            [
-                adapter,
-                count,
-                fmt_px(get("mean_px")) + (ci if not np.isnan(get("mean_px", np.nan)) else ""),
-                fmt_px(get("median_px")),
-                fmt_px(get("rmse_px")),
-                fmt_px(get("p90_px")),
-                fmt_pct(get("pck@5")),
-                fmt_pct(get("pck@10")),
-                fmt_pct(get("detection_rate")),
-            ]
-        )
+        cells = {m.name: fmt_metric(m, get(m.name)) for m in table_metrics}
+        if not np.isnan(get("mean_px", np.nan)):
+            cells["mean_px"] += ci
+        accuracy.append([adapter, count, *(cells[m.name] for m in table_metrics)])
         records = [j for j in jobs if j.adapter == adapter and j.status == "done"]
         timing.append(
             [
@@ -349,6 +343,7 @@ def _dataset_context(
         "n_done": len(done),
         "summaries": summaries,
         "accuracy": accuracy,
+        "accuracy_header": ["adapter", "jobs", *metric_header(table_metrics)],
         "timing": timing,
         "keypoint_adapters": with_kp,
         "keypoint_rows": keypoint_rows,
@@ -509,7 +504,9 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
         "failed": _failed(results),
         "skipped_datasets": sorted(results.run.skipped_datasets.items()),
         "provenance": _provenance(results),
-        "tracking": tracking_context(Path(run_dir), fig_dir, quote(out.stem), colors),
+        "tracking": tracking_context(
+            Path(run_dir), fig_dir, quote(out.stem), colors, results.thresholds
+        ),
     }
     atomic_write_text(out, _template().render(**context))
     return out

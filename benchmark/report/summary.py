@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from benchmark.metrics import Metric, accuracy_metrics
 from benchmark.records import JobRecord
 
 EPOCH_KEYS = ("epochs", "max_epochs", "n_epochs", "num_epochs")
@@ -227,3 +228,19 @@ def describe_adapter(
         total = n_failed + len(records)
         parts.append(f"{n_failed} of {total} jobs failed")
     return "; ".join(parts)
+
+
+def report_metrics(thresholds: Sequence[float]) -> list[Metric]:
+    """The accuracy table's columns: every accuracy metric of the run but p95 (p90 shows
+    the tail), with the run's PCK thresholds."""
+    return [m for m in accuracy_metrics(thresholds) if m.name != "p95_px"]
+
+
+def fmt_metric(metric: Metric, value: float | None) -> str:
+    """A metric's value as its tables show it (px with two decimals, shares in percent)."""
+    return fmt_px(value) if metric.unit == "px" else fmt_pct(value)
+
+
+def metric_header(metrics: Sequence[Metric]) -> list[str]:
+    """Column headers of ``metrics`` (the mean's with its confidence interval)."""
+    return [f"{m.label} (95% CI)" if m.name == "mean_px" else m.label for m in metrics]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,10 +13,18 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from benchmark.errors import InputError
+from benchmark.metrics import DEFAULT_THRESHOLDS, accuracy_metrics
 from benchmark.paths import atomic_path
 from benchmark.records import TrackRecord, read_record
 from benchmark.report.figures import _style, save_png
-from benchmark.report.summary import fmt_duration, fmt_mb, fmt_pct, fmt_px, fmt_rate
+from benchmark.report.summary import (
+    fmt_duration,
+    fmt_mb,
+    fmt_metric,
+    fmt_pct,
+    fmt_px,
+    fmt_rate,
+)
 from benchmark.video.draw import keypoint_colors, with_legend
 from benchmark.video.track import FRAME_ERRORS, STILL, TRACK_JSON, TRACKS
 
@@ -77,11 +86,21 @@ def _still_with_legend(still: Path, record: TrackRecord, out: Path) -> Path:
     return out
 
 
-def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dict) -> dict | None:
-    """Tables, figures and stills of every tracked video; None when the run tracked none."""
+def tracking_context(
+    run_dir: Path,
+    fig_dir: Path,
+    link_prefix: str,
+    colors: dict,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+) -> dict | None:
+    """Tables, figures and stills of every tracked video (PCK at the run's ``thresholds``);
+    None when the run tracked none."""
     records = _records(Path(run_dir))
     if not records:
         return None
+    # The error of tracks: on the frames the model never trained on (median, tail, PCK).
+    names = ("mean_px", "median_px", "p95_px", "detection_rate")
+    gt_metrics = [m for m in accuracy_metrics(thresholds) if m.name in names or "@" in m.name]
     speed, temporal, accuracy, stills, figs = [], [], [], [], []
     by_video: dict[str, list[tuple[str, Path]]] = {}
     for folder, r in records:
@@ -115,19 +134,13 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
         gt = r.groundtruth
         if gt:
             unseen = gt.get("unseen") or {}
-            pck = unseen.get("pck") or {}
             accuracy.append(
                 [
                     r.adapter,
                     video,
                     str(unseen.get("n_frames", "—")),
                     fmt_px(gt.get("mean_px")),
-                    fmt_px(unseen.get("mean_px")),
-                    fmt_px(unseen.get("median_px")),
-                    fmt_px(unseen.get("p95_px")),
-                    fmt_pct(pck.get("5")),
-                    fmt_pct(pck.get("10")),
-                    fmt_pct(unseen.get("detection_rate")),
+                    *(fmt_metric(m, m.value(unseen)) for m in gt_metrics),
                 ]
             )
             if (folder / FRAME_ERRORS).is_file():
@@ -142,12 +155,14 @@ def tracking_context(run_dir: Path, fig_dir: Path, link_prefix: str, colors: dic
         png = _error_figure(video, folders, colors, fig_dir / f"track_error_{video}.png")
         if png is not None:
             figs.append({"title": f"Error per frame, {video}", "link": f"{link_prefix}/{png.name}"})
-    thresholds = sorted({(r.temporal["still_px"], r.temporal["jump_px"]) for _, r in records})
+    still_jump = sorted({(r.temporal["still_px"], r.temporal["jump_px"]) for _, r in records})
     return {
         "speed": speed,
         "temporal": temporal,
         "accuracy": accuracy,
+        "accuracy_header": ["adapter", "video", "frames", "mean px (all)"]
+        + [m.label for m in gt_metrics],
         "figures": figs,
         "stills": stills,
-        "thresholds": ", ".join(f"{s:.1f} px / {j:.0f} px" for s, j in thresholds),
+        "thresholds": ", ".join(f"{s:.1f} px / {j:.0f} px" for s, j in still_jump),
     }

@@ -11,6 +11,7 @@ import yaml
 
 from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from benchmark.errors import InputError, KpbenchError
+from benchmark.metrics import DEFAULT_THRESHOLDS
 
 
 def _check(where: str, value: Any, rule: Rule) -> None:
@@ -123,7 +124,7 @@ class RunConfig:
     split: SplitSpec = SplitSpec()
     seeds: tuple[int, ...] = (0,)
     threads: int = 2
-    thresholds: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     overlay_frames: int = 6
     track_videos: bool | tuple[str, ...] = False
 
@@ -176,7 +177,7 @@ class RunConfig:
                 split=split,
                 seeds=_list(data, "seeds", [0]),
                 threads=data.get("threads", 2),
-                thresholds=_list(data, "thresholds", [2, 5, 10, 20]),
+                thresholds=_list(data, "thresholds", list(DEFAULT_THRESHOLDS)),
                 overlay_frames=data.get("overlay_frames", 6),
                 track_videos=_track_videos(data.get("track_videos", False)),
             )

@@ -12,7 +12,6 @@ from benchmark.paths import atomic_path
 
 GT_SUFFIX = "_groundtruth.csv"
 FRAME_ERRORS = "frame_errors.csv"
-PCK_THRESHOLDS = (2.0, 5.0, 10.0, 20.0)
 
 
 def ground_truth_path(video: Path) -> Path | None:
@@ -39,11 +38,14 @@ def video_ground_truth(path: Path, keypoints: Sequence[str], n: int) -> np.ndarr
     return out
 
 
-def accuracy(gt: np.ndarray, pred: np.ndarray, keypoints: Sequence[str]) -> dict:
-    """Metrics over every video frame, as ``kpbench evaluate`` computes them (no CI)."""
+def accuracy(
+    gt: np.ndarray, pred: np.ndarray, keypoints: Sequence[str], thresholds: Sequence[float]
+) -> dict:
+    """Metrics over every video frame, as ``kpbench evaluate`` computes them (no CI), with
+    the run's PCK ``thresholds``."""
     from benchmark.metrics import summarize
 
-    return summarize(gt, pred, keypoints, thresholds=PCK_THRESHOLDS, n_boot=0)
+    return summarize(gt, pred, keypoints, thresholds=thresholds, n_boot=0)
 
 
 def write_frame_errors(path: Path, err: np.ndarray, keypoints: Sequence[str]) -> None:

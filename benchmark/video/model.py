@@ -9,6 +9,7 @@ from pathlib import Path
 
 from benchmark.dataset import Skeleton
 from benchmark.errors import InputError
+from benchmark.metrics import DEFAULT_THRESHOLDS
 from benchmark.records import (
     JobRecord,
     RunManifest,
@@ -29,6 +30,7 @@ class TrainedModel:
         model_dir: The model directory the adapter's ``load`` takes.
         skeleton: Keypoints and edges of the dataset.
         python: The interpreter the run config names for the adapter (``python:``), if any.
+        thresholds: The run's PCK thresholds (px).
     """
 
     adapter: str
@@ -38,6 +40,7 @@ class TrainedModel:
     model_dir: Path
     skeleton: Skeleton
     python: str | None = None
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
 
 
 def _read_json(path: Path) -> dict:
@@ -100,6 +103,7 @@ def find_model(run_dir: str | Path, adapter: str, dataset: str | None = None) ->
         model_dir=model_dir,
         skeleton=skeleton,
         python=python,
+        thresholds=tuple(manifest.config.get("thresholds") or DEFAULT_THRESHOLDS),
     )
 
 

@@ -292,9 +292,13 @@ def track_video(
             record,
             groundtruth={
                 "path": str(gt_path),
-                **accuracy(gt, values, keypoints),
+                **accuracy(gt, values, keypoints, model.thresholds),
                 "training_frames": len(trained),
-                "unseen": accuracy(gt[unseen], values[unseen], keypoints) if len(unseen) else None,
+                "unseen": (
+                    accuracy(gt[unseen], values[unseen], keypoints, model.thresholds)
+                    if len(unseen)
+                    else None
+                ),
             },
             files={**record.files, "frame_errors": FRAME_ERRORS},
         )

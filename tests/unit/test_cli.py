@@ -123,3 +123,21 @@ def test_adapters_list_says_an_unbuilt_environment_does_not_run_yet(capsys, tmp_
     assert "deepposekit (missing)" in row
     heatmap = next(line for line in out.splitlines() if line.startswith("heatmap"))
     assert " yes " in heatmap
+
+
+def test_evaluate_prints_pck_at_the_thresholds_given(capsys, tmp_path):
+    project = _project(tmp_path)
+    from benchmark.io import read_dataset
+
+    gt = read_dataset(project)
+    values = np.concatenate([gt.points + 3.0, np.ones((*gt.points.shape[:2], 1))], -1)
+    pred = tmp_path / "pred.csv"
+    write_dlc_predictions(pred, gt.frame_ids, gt.keypoints, values)
+    code, out, _ = _run(
+        capsys, "evaluate", "--gt", str(project), "--pred", str(pred), "--thresholds", "4", "5"
+    )
+    lines = {line.split()[0]: line.split()[-1] for line in out.splitlines()[1:]}
+    assert code == 0
+    # Every error is 3 * sqrt(2) = 4.24 px: outside 4 px, inside 5 px.
+    assert lines["pck@4"] == "0.000" and lines["pck@5"] == "1.000"
+    assert "pck@10" not in lines and lines["mean_px"] == "4.243"

@@ -58,8 +58,9 @@ def test_accuracy_table_has_every_adapter_with_numbers_from_metrics_csv(
         )
         assert cells[1] == mean
         assert cells[2:5] == [f"{row[k]:.2f}" for k in ("median_px", "rmse_px", "p90_px")]
-        pcts = [f"{100 * row[k]:.1f}%" for k in ("pck@5", "pck@10", "detection_rate")]
-        assert cells[5:8] == pcts
+        # Every PCK threshold of the run (the defaults here), then detection.
+        keys = ("pck@2", "pck@5", "pck@10", "pck@20", "detection_rate")
+        assert cells[5:10] == [f"{100 * row[k]:.1f}%" for k in keys]
     assert table["heatmap"][0] == "2"
     assert table["sleap"][0] == "1 (+1 failed)"  # fold 0 failed, fold 1 done
     # Rows are sorted by median error.
@@ -273,3 +274,24 @@ def test_default_output_is_reports_run_name_md(fake_run: Path) -> None:
     path = default_report_path(load_run(fake_run))
     assert path.parent.name == "reports"
     assert path.name == "fake-run.md"
+
+
+def test_pck_columns_and_overlay_rows_follow_the_run_config(tmp_path: Path) -> None:
+    """The report reads the run's thresholds and overlay_frames, not constants."""
+    from PIL import Image
+
+    from tests.run_fixtures import make_fake_run
+
+    heights = {}
+    for frames in (2, 4):
+        run = make_fake_run(
+            tmp_path / f"r{frames}", config={"thresholds": [3, 7.5], "overlay_frames": frames}
+        )
+        md = render_report(run, tmp_path / f"r{frames}.md").read_text()
+        header = next(line for line in md.splitlines() if line.startswith("| adapter | jobs |"))
+        assert "PCK@3 | PCK@7.5" in header and "PCK@5" not in header
+        row = next(line for line in md.splitlines() if line.startswith("| heatmap | 2 |"))
+        assert row.count("%") == 3  # PCK@3, PCK@7.5, detected: numbers, not "—"
+        overlay = next((tmp_path / f"r{frames}").glob("**/blobs_overlay.png"))
+        heights[frames] = Image.open(overlay).height
+    assert heights[2] < heights[4]
