@@ -301,3 +301,67 @@ def test_evaluate_missing_test_frame_is_an_error(openfield_mouse_dir, tmp_path):
     assert evaluate(gt, path, test_frames=gt.frame_ids[:10])["mean_px"] == 0.0
     with pytest.raises(InputError, match=re.escape(f"no prediction for frame {gt.frame_ids[-1]}")):
         evaluate(gt, path)
+
+
+def test_the_metric_table_names_every_metric_of_a_summary_once() -> None:
+    from benchmark.metrics import accuracy_metrics, metric, summarize
+
+    gt = np.array([[[0.0, 0.0], [10.0, 0.0]]])
+    pred = np.array([[[3.0, 4.0, 1.0], [np.nan, np.nan, 0.1]]])
+    summary = summarize(gt, pred, ["a", "b"], thresholds=[5, 2.5], n_boot=0)
+    table = accuracy_metrics([5, 2.5])
+    names = [m.name for m in table]
+    assert names == [
+        "mean_px", "median_px", "rmse_px", "p90_px", "p95_px", "pck@5", "pck@2.5",
+        "detection_rate",
+    ]  # fmt: skip
+    values = {m.name: m.value(summary) for m in table}
+    assert values["mean_px"] == 5.0 and values["detection_rate"] == 0.5
+    assert values["pck@5"] == 0.5 and values["pck@2.5"] == 0.0
+    assert metric("pck@2.5").label == "PCK@2.5" and metric("pck@2.5").better == "higher"
+    assert metric("median_px").unit == "px" and metric("median_px").better == "lower"
+    with pytest.raises(KeyError):
+        metric("accuracy")
+
+
+def test_paired_difference_matches_a_hand_computation() -> None:
+    from benchmark.metrics import paired_difference
+
+    gt = np.zeros((3, 2, 2))
+    gt[2, 1] = np.nan  # not labelled: never compared
+    # A's errors: frame 0: 1, 2; frame 1: 3, miss; frame 2: 4. B's: 1, 1; 1, 1; 2.
+    a = np.array([[[1, 0], [2, 0]], [[3, 0], [np.nan, np.nan]], [[4, 0], [9, 9]]], float)
+    b = np.array([[[1, 0], [1, 0]], [[1, 0], [1, 0]], [[2, 0], [5, 5]]], float)
+    # Both detected: (1-1) + (2-1) + (3-1) + (4-2) over 4 keypoints = 5 / 4.
+    diff, low, high = paired_difference(gt, a, b, n_boot=0)
+    assert diff == pytest.approx(5 / 4) and low is None and high is None
+    # A miss counted at 50 px: (0 + 1 + 2 + (50 - 1) + 2) / 5.
+    diff, *_ = paired_difference(gt, a, b, miss_penalty=50.0, n_boot=0)
+    assert diff == pytest.approx(54 / 5)
+    # The interval is seeded, ordered around the difference, and resamples whole frames:
+    # every replicate is a mean of per-frame sums, so it lies within [0, 2].
+    diff, low, high = paired_difference(gt, a, b, n_boot=500, seed=3)
+    assert 0 <= low <= diff <= high <= 2
+    assert paired_difference(gt, a, b, n_boot=500, seed=3) == (diff, low, high)
+
+
+def test_identical_predictions_give_an_interval_around_zero() -> None:
+    from benchmark.metrics import paired_difference
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (40, 4, 2))
+    pred = np.concatenate([gt + rng.normal(0, 2, gt.shape), np.ones((40, 4, 1))], -1)
+    diff, low, high = paired_difference(gt, pred, pred.copy())
+    assert diff == 0.0 and low <= 0 <= high
+    nothing = np.full_like(pred, np.nan)
+    assert paired_difference(gt, nothing, pred) == (None, None, None)
+
+
+def test_the_best_and_its_ties() -> None:
+    from benchmark.metrics import tied_with_best
+
+    means = {"a": 2.0, "b": 2.1, "c": 5.0, "d": float("nan")}
+    intervals = {("b", "a"): (-0.2, 0.4), ("c", "a"): (2.5, 3.5)}
+    best, ties = tied_with_best(means, lambda x, y: intervals[(x, y)])
+    assert best == "a" and ties == ["b"]
+    assert tied_with_best({"d": float("nan")}, lambda x, y: (0, 0)) == (None, [])
