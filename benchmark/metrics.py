@@ -185,23 +185,30 @@ def bootstrap_mean_ci(
         ``[low, high]``; ``[None, None]`` when there is no detected labelled keypoint.
     """
     ok = np.isfinite(err)
-    n = err.shape[0]
     if n_boot <= 0 or not ok.any():
         return [None, None]
     frame_sum = np.where(ok, err, 0.0).sum(axis=1)
-    frame_count = ok.sum(axis=1)
+    return list(_frame_bootstrap(frame_sum, ok.sum(axis=1), n_boot, seed, level))
+
+
+def _frame_bootstrap(
+    frame_sum: np.ndarray, frame_count: np.ndarray, n_boot: int, seed: int, level: float
+) -> tuple[float, float]:
+    """Percentile interval of ``sum(frame_sum) / sum(frame_count)`` over frames resampled
+    with replacement (a mean over keypoints, resampling whole frames)."""
     rng = np.random.default_rng(seed)
-    means = []
+    n = len(frame_sum)
+    reps = []
     for start in range(0, n_boot, _BOOT_CHUNK):
         idx = rng.integers(0, n, size=(min(_BOOT_CHUNK, n_boot - start), n))
         count = frame_count[idx].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means.append(frame_sum[idx].sum(axis=1) / count)
-    boot = np.concatenate(means)
-    boot = boot[np.isfinite(boot)]  # replicates that drew only frames without detections
+            reps.append(frame_sum[idx].sum(axis=1) / count)
+    boot = np.concatenate(reps)
+    boot = boot[np.isfinite(boot)]  # replicates that drew only frames without a keypoint
     alpha = (1 - level) / 2
     low, high = np.percentile(boot, [100 * alpha, 100 * (1 - alpha)])
-    return [float(low), float(high)]
+    return float(low), float(high)
 
 
 def summarize(
@@ -346,19 +353,7 @@ def paired_difference(
     point = float(frame_sum.sum() / frame_count.sum())
     if n_boot <= 0:
         return point, None, None
-    rng = np.random.default_rng(seed)
-    n = len(frame_sum)
-    reps = []
-    for start in range(0, n_boot, _BOOT_CHUNK):
-        idx = rng.integers(0, n, size=(min(_BOOT_CHUNK, n_boot - start), n))
-        count = frame_count[idx].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps.append(frame_sum[idx].sum(axis=1) / count)
-    boot = np.concatenate(reps)
-    boot = boot[np.isfinite(boot)]
-    alpha = (1 - level) / 2
-    low, high = np.percentile(boot, [100 * alpha, 100 * (1 - alpha)])
-    return point, float(low), float(high)
+    return (point, *_frame_bootstrap(frame_sum, frame_count, n_boot, seed, level))
 
 
 def tied_with_best(
