@@ -1,38 +1,94 @@
-"""The interface every framework adapter implements.
+"""The interface every framework adapter implements, and what every adapter shares.
 
 An adapter converts the harness's data into its framework's format and calls that framework's
 own public API. It never splits data, never computes metrics and never times itself: the
 harness does all three, identically for every framework.
+
+Shared pieces, each written once: option checking (:mod:`adapters.options`), the notes file
+(:func:`write_notes`, :func:`read_notes`), progress (:meth:`Adapter.report_progress`),
+pretrained weights and offline mode (:mod:`adapters.pretrained`).
 """
 
 from __future__ import annotations
 
 import abc
 import importlib.metadata
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from adapters.options import ConfigError, Rule, check_options
 from benchmark.dataset import Dataset
+from benchmark.paths import atomic_write_text
 
-__all__ = ["Adapter", "ConfigError", "Predictor", "ProgressHook", "check_predictions"]
+__all__ = [
+    "NOTES_FILE",
+    "Adapter",
+    "ConfigError",
+    "ImagePredictor",
+    "Predictor",
+    "ProgressHook",
+    "VideoPredictor",
+    "check_predictions",
+    "read_notes",
+    "write_notes",
+]
 
 ProgressHook = Callable[[dict[str, Any]], None]
 
+#: What an adapter recorded about training, in its model dir; the worker copies it into the
+#: job's result and the report shows it.
+NOTES_FILE = "kpbench_notes.json"
 
+
+@runtime_checkable
 class Predictor(Protocol):
     """A loaded model: maps frames to ``(n_frames, n_keypoints, 3)`` x, y, score (NaN = miss).
 
-    ``kpbench track`` also uses these optional members when a predictor has them:
-    ``predict_video(path, keypoints)`` (the framework's own video inference, yielding
-    ``(m, k, 3)`` blocks of consecutive frames), ``predict_images(images)`` (RGB arrays in
-    memory) and ``score_cutoff`` (scores below it are drawn hollow).
+    ``kpbench track`` also uses these optional members when a predictor has them, each with
+    the one signature declared here:
+
+    - ``predict_images`` (:class:`ImagePredictor`): RGB frames in memory.
+    - ``predict_video`` (:class:`VideoPredictor`): the framework's own video inference.
+    - ``score_cutoff: float``: scores below it are drawn hollow (e.g. DeepLabCut's
+      ``pcutoff``).
     """
 
     def __call__(self, frames: Dataset) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ImagePredictor(Predictor, Protocol):
+    """A predictor that also takes frames in memory."""
+
+    def predict_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB frames (any sizes) to ``(n, k, 3)`` x, y, score in their
+        pixels, columns in the training keypoints' order."""
+        ...
+
+
+@runtime_checkable
+class VideoPredictor(Predictor, Protocol):
+    """A predictor that reads videos with the framework's own reader."""
+
+    def predict_video(self, video: Path, keypoints: Sequence[str]) -> Iterator[np.ndarray]:
+        """Every frame of ``video``: ``(m, k, 3)`` blocks of consecutive frames from frame 0,
+        columns in ``keypoints`` order (an error when the model lacks one of them)."""
+        ...
+
+
+def write_notes(model_dir: Path, notes: Mapping[str, Any]) -> None:
+    """Write ``notes`` (JSON-able; other values as text) as the model dir's notes file."""
+    atomic_write_text(Path(model_dir) / NOTES_FILE, json.dumps(notes, indent=2, default=str))
+
+
+def read_notes(model_dir: Path) -> dict[str, Any]:
+    """The model dir's notes ({} when it has none)."""
+    path = Path(model_dir) / NOTES_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 class Adapter(abc.ABC):
@@ -121,10 +177,18 @@ class Adapter(abc.ABC):
         files = [p for p in Path(model_dir).rglob("*") if p.is_file()]
         return {"n_params": None, "model_mb": sum(p.stat().st_size for p in files) / 2**20}
 
-    def report_progress(self, epoch: int, epochs: int, **values: Any) -> None:
-        """Tell the runner that ``epoch`` of ``epochs`` finished (with e.g. ``loss``)."""
-        if self.progress is not None:
-            self.progress({"epoch": epoch, "epochs": epochs, **values})
+    def report_progress(self, epoch: int, epochs: int, **values: float | str | None) -> None:
+        """Tell the runner that ``epoch`` (from 1) of ``epochs`` finished.
+
+        Every adapter reports through this, whatever hook its framework offers. ``values``
+        are the epoch's numbers by kpbench's names (``loss``, ``val_loss``); None or empty
+        ones (a framework that did not log them this epoch) are left out, the rest become
+        floats.
+        """
+        if self.progress is None:
+            return
+        numbers = {k: float(v) for k, v in values.items() if v is not None and v != ""}
+        self.progress({"epoch": int(epoch), "epochs": int(epochs), **numbers})
 
 
 def check_predictions(pred: np.ndarray, frames: Dataset, adapter: str) -> np.ndarray:

@@ -45,15 +45,12 @@ equal the adapter's to 1e-3 px.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-import json
 import logging
-import os
 import re
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,17 +58,16 @@ from typing import Any, ClassVar
 import numpy as np
 import yaml
 
-from adapters.base import Adapter, ConfigError, Predictor
+from adapters.base import Adapter, read_notes, write_notes
 from adapters.options import POSITIVE_INT, POSITIVE_INT_OR_NULL, Either, OneOf, Pair, Rule
+from adapters.pretrained import choose_pretrained, hub_unreachable
 from benchmark.dataset import Dataset
-from benchmark.paths import atomic_write_text
 
-NOTES = "kpbench_notes.json"
 PROJECT = "dlc-project"
 SHUFFLE = 1
 INIT_SNAPSHOT = "kpbench-random-init.pt"
 DLC_CROP = 448  # DeepLabCut's default training crop (data.train.crop_sampling)
-_TRUE = ("1", "true", "yes", "on")
+VIDEO_CHUNK = 64  # frames per inference call in predict_video
 
 
 class DeepLabCutAdapter(Adapter):
@@ -134,20 +130,18 @@ class DeepLabCutAdapter(Adapter):
         loader = self._create_shuffle(frames, train, val, project, cfg)
         backbone = loader.model_cfg.to_dict()["model"].get("backbone") or {}
         pretrained, why = resolve_pretrained(cfg["pretrained"], str(backbone.get("model_name")))
-        updates = self._pytorch_updates(frames, cfg, seed)
+        updates = pytorch_updates(frames, cfg, seed)
         if not pretrained and backbone.get("freeze_bn_stats"):
             # Frozen batch-norm statistics only suit pretrained ones (HRNet configs freeze).
             updates = {"model.backbone.freeze_bn_stats": False, **updates}
         loader.update_model_cfg(updates)  # DLC's own mechanism; saves pytorch_config.yaml
         pose_cfg = loader.model_cfg.to_dict()
-        snapshot = (
-            None if pretrained else _random_init(pose_cfg["model"], loader.model_folder, seed)
-        )
+        snapshot = None if pretrained else random_init(pose_cfg["model"], loader.model_folder, seed)
 
         import deeplabcut
         from deeplabcut.pose_estimation_pytorch.apis.utils import get_model_snapshots
 
-        with _EpochProgress(self):
+        with _epoch_progress(self):
             deeplabcut.train_network(
                 str(project / "config.yaml"), shuffle=SHUFFLE, snapshot_path=snapshot
             )
@@ -171,7 +165,7 @@ class DeepLabCutAdapter(Adapter):
             "snapshot": str(Path(snapshots[0].path).relative_to(project)),
             "adapter_config": cfg,
         }
-        atomic_write_text(project / NOTES, json.dumps(notes, indent=2, default=str))
+        write_notes(project, notes)
         return project
 
     def _create_shuffle(
@@ -222,35 +216,14 @@ class DeepLabCutAdapter(Adapter):
                 raise RuntimeError(f"DeepLabCut's {part} rows are not the requested frames")
         return loader
 
-    def _pytorch_updates(self, frames: Dataset, cfg: Mapping[str, Any], seed: int) -> dict:
-        """The ``pytorch_config.yaml`` changes for this job, user updates last."""
-        updates: dict[str, Any] = {"device": cfg["device"], "train_settings.seed": int(seed)}
-        for key, path in (
-            ("epochs", "train_settings.epochs"),
-            ("batch_size", "train_settings.batch_size"),
-            ("save_epochs", "runner.snapshots.save_epochs"),
-        ):
-            if cfg[key] is not None:
-                updates[path] = cfg[key]
-        crop = cfg["train_crop"]
-        if crop == "none":
-            updates["data.train.crop_sampling"] = None
-        elif crop != "dlc":
-            if crop == "auto":
-                crop = auto_crop(frames)
-            updates["data.train.crop_sampling.width"] = int(crop[0])
-            updates["data.train.crop_sampling.height"] = int(crop[1])
-        updates.update(cfg["pytorch_cfg_updates"])
-        return updates
-
     # ----- prediction -----
-    def load(self, model_dir: Path, workdir: Path) -> Predictor:
+    def load(self, model_dir: Path, workdir: Path) -> DeepLabCutPredictor:
         """DLC's pose inference runner for the snapshot chosen at the end of training."""
         from deeplabcut.pose_estimation_pytorch.apis import get_pose_inference_runner
         from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
 
         model_dir = Path(model_dir)
-        notes = json.loads((model_dir / NOTES).read_text(encoding="utf-8"))
+        notes = read_notes(model_dir)
         pose_cfg = read_config_as_dict(model_dir / notes["pytorch_config"])
         runner = get_pose_inference_runner(
             model_config=pose_cfg,
@@ -269,8 +242,7 @@ class DeepLabCutAdapter(Adapter):
         """Parameters (buffers excluded) and file size of the snapshot used for prediction."""
         import torch
 
-        notes = json.loads((Path(model_dir) / NOTES).read_text(encoding="utf-8"))
-        path = Path(model_dir) / notes["snapshot"]
+        path = Path(model_dir) / read_notes(model_dir)["snapshot"]
         state = torch.load(path, map_location="cpu", weights_only=True)["model"]
         buffers = ("running_mean", "running_var", "num_batches_tracked")
         n_params = sum(v.numel() for k, v in state.items() if not k.endswith(buffers))
@@ -295,19 +267,14 @@ class DeepLabCutPredictor:
         results = self.runner.inference(images=[str(p) for p in frames.image_paths])
         return self._to_array(results, frames.keypoints)
 
-    def predict_images(
-        self, images: Sequence[np.ndarray], keypoints: Sequence[str] | None = None
-    ) -> np.ndarray:
-        """Predict ``(H, W, 3)`` uint8 RGB arrays; columns in ``keypoints`` (default: DLC) order."""
-        results = self.runner.inference(images=list(images))
-        return self._to_array(results, tuple(keypoints or self.bodyparts))
+    def predict_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Predict ``(H, W, 3)`` uint8 RGB arrays; columns in the model's bodypart order."""
+        return self._to_array(self.runner.inference(images=list(images)), self.bodyparts)
 
-    def predict_video(
-        self, video: str | Path, keypoints: Sequence[str] | None = None, chunk_size: int = 64
-    ) -> Iterator[np.ndarray]:
+    def predict_video(self, video: Path, keypoints: Sequence[str]) -> Iterator[np.ndarray]:
         """Every frame of ``video`` through DeepLabCut's own video reader (``VideoIterator``)
         and inference runner, as its ``video_inference`` (the core of ``analyze_videos``)
-        does, but ``chunk_size`` frames at a time and on one thread.
+        does, but ``VIDEO_CHUNK`` frames at a time and on one thread.
 
         On the 2330-frame open-field mouse video (CPU), ``video_inference`` (whole video,
         the runner's threaded pipeline) peaked at 11.6 GB resident, against 1.4 GB on the
@@ -319,23 +286,25 @@ class DeepLabCutPredictor:
         """
         from deeplabcut.pose_estimation_pytorch.apis.videos import VideoIterator
 
-        columns = tuple(keypoints or self.bodyparts)
+        self._columns(keypoints)  # a keypoint the model lacks fails before decoding
         self.runner.inference_cfg.multithreading.enabled = False
-        frames = VideoIterator(str(video))
         chunk: list[np.ndarray] = []
-        for frame in frames:
+        for frame in VideoIterator(str(video)):
             chunk.append(frame)
-            if len(chunk) == chunk_size:
-                yield self._to_array(self.runner.inference(images=chunk), columns)
+            if len(chunk) == VIDEO_CHUNK:
+                yield self._to_array(self.runner.inference(images=chunk), keypoints)
                 chunk = []
         if chunk:
-            yield self._to_array(self.runner.inference(images=chunk), columns)
+            yield self._to_array(self.runner.inference(images=chunk), keypoints)
 
-    def _to_array(self, results: list[dict], keypoints: Sequence[str]) -> np.ndarray:
+    def _columns(self, keypoints: Sequence[str]) -> list[int]:
         missing = [k for k in keypoints if k not in self.bodyparts]
         if missing:
             raise ValueError(f"the DeepLabCut model has no keypoint {missing[0]!r}")
-        cols = [self.bodyparts.index(k) for k in keypoints]
+        return [self.bodyparts.index(k) for k in keypoints]
+
+    def _to_array(self, results: list[dict], keypoints: Sequence[str]) -> np.ndarray:
+        cols = self._columns(keypoints)
         out = np.full((len(results), len(keypoints), 3), np.nan)
         for i, result in enumerate(results):
             poses = np.asarray(result["bodyparts"], dtype=np.float64)
@@ -349,7 +318,29 @@ class DeepLabCutPredictor:
 
 
 # ----- helpers -----
-def _random_init(model_cfg: Mapping[str, Any], folder: Path, seed: int) -> Path:
+def pytorch_updates(frames: Dataset, cfg: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The ``pytorch_config.yaml`` changes for adapter options ``cfg``, user updates last."""
+    updates: dict[str, Any] = {"device": cfg["device"], "train_settings.seed": int(seed)}
+    for key, path in (
+        ("epochs", "train_settings.epochs"),
+        ("batch_size", "train_settings.batch_size"),
+        ("save_epochs", "runner.snapshots.save_epochs"),
+    ):
+        if cfg[key] is not None:
+            updates[path] = cfg[key]
+    crop = cfg["train_crop"]
+    if crop == "none":
+        updates["data.train.crop_sampling"] = None
+    elif crop != "dlc":
+        if crop == "auto":
+            crop = auto_crop(frames)
+        updates["data.train.crop_sampling.width"] = int(crop[0])
+        updates["data.train.crop_sampling.height"] = int(crop[1])
+    updates.update(cfg["pytorch_cfg_updates"])
+    return updates
+
+
+def random_init(model_cfg: Mapping[str, Any], folder: Path, seed: int) -> Path:
     """Save a randomly initialised DLC ``PoseModel`` as a DLC snapshot; nothing is downloaded."""
     import torch
     from deeplabcut.pose_estimation_pytorch.models import PoseModel
@@ -391,46 +382,20 @@ def concat_frames(a: Dataset, b: Dataset) -> Dataset:
 
 
 def resolve_pretrained(setting: str | bool, backbone: str) -> tuple[bool, str]:
-    """Whether to start from DLC's ImageNet weights, and why.
-
-    ``auto`` is true when the backbone's weights are in the Hugging Face cache or, unless
-    ``HF_HUB_OFFLINE`` is set, the hub answers within a few seconds.
+    """Whether to start from DLC's ImageNet weights, and why (:func:`choose_pretrained`:
+    ``auto`` downloads them when the Hugging Face hub answers within a few seconds).
 
     Args:
         setting: The adapter's ``pretrained`` option.
         backbone: timm model name of the backbone (``model.backbone.model_name``).
     """
-    if setting is True:
-        if _offline() and not _weights_cached(backbone):
-            raise ConfigError(
-                "adapter 'deeplabcut': pretrained: true needs DLC's ImageNet weights, which "
-                "are not cached, and HF_HUB_OFFLINE is set (use pretrained: false or auto)"
-            )
-        return True, "pretrained: true"
-    if setting is False:
-        return False, "pretrained: false (random init, nothing downloaded)"
-    if _weights_cached(backbone):
-        return True, "auto: ImageNet weights found in the cache"
-    from huggingface_hub import constants
-
-    if _offline():
-        return False, "auto: weights not cached and HF_HUB_OFFLINE is set (random init)"
-    try:
-        request = urllib.request.Request(constants.ENDPOINT, method="HEAD")
-        with urllib.request.urlopen(request, timeout=5):
-            pass
-    except urllib.error.HTTPError:
-        pass  # the hub answered (with an HTTP error status): it is reachable
-    except OSError as exc:
-        return False, f"auto: weights not cached and the hub is unreachable ({exc}) (random init)"
-    return True, "auto: the model hub is reachable (DLC downloads ImageNet weights)"
-
-
-def _offline() -> bool:
-    """Whether HF_HUB_OFFLINE is set (huggingface_hub reads it at import; the env may differ)."""
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
+    return choose_pretrained(
+        "deeplabcut",
+        setting,
+        "DLC's ImageNet weights",
+        cached=lambda: _weights_cached(backbone),
+        unreachable=hub_unreachable,
+    )
 
 
 def _weights_cached(model_name: str) -> bool:
@@ -450,41 +415,38 @@ def _weights_cached(model_name: str) -> bool:
     )
 
 
-class _EpochProgress(logging.Filter):
-    """Turns DLC's ``Epoch e/n ..., train loss x`` log lines into ``report_progress`` calls.
+EPOCH_LINE = re.compile(
+    r"Epoch (\d+)/(\d+).*?train loss ([0-9.eE+-]+)(?:, valid loss ([0-9.eE+-]+))?"
+)
 
-    A filter on the root logger, not a handler: DLC's ``train_network`` replaces the root
-    handlers (``logging.basicConfig(force=True)``, then removes them all) but leaves filters
-    alone. The caller's root handlers and level are restored on exit.
+
+@contextlib.contextmanager
+def _epoch_progress(adapter: Adapter) -> Iterator[None]:
+    """Report each of DLC's ``Epoch e/n ..., train loss x[, valid loss y]`` log lines.
+
+    DLC's only per-epoch output is its log. A filter on the root logger, not a handler:
+    ``train_network`` replaces the root handlers (``logging.basicConfig(force=True)``, then
+    removes them all) but leaves filters alone. The caller's root handlers and level are
+    restored on exit.
     """
 
-    PATTERN = re.compile(r"Epoch (\d+)/(\d+).*?train loss ([0-9.eE+-]+)")
-
-    def __init__(self, adapter: Adapter) -> None:
-        super().__init__()
-        self.adapter = adapter
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        match = self.PATTERN.search(str(record.msg))
+    def report(record: logging.LogRecord) -> bool:
+        match = EPOCH_LINE.search(str(record.msg))
         if match:
-            epoch, epochs, loss = match.groups()
-            self.adapter.report_progress(int(epoch), int(epochs), loss=float(loss))
+            epoch, epochs, loss, val_loss = match.groups()
+            adapter.report_progress(int(epoch), int(epochs), loss=loss, val_loss=val_loss)
         return True
 
-    def __enter__(self) -> _EpochProgress:
-        root = logging.getLogger()
-        self._saved = (list(root.handlers), root.level)
-        root.addFilter(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        root = logging.getLogger()
-        root.removeFilter(self)
-        handlers, level = self._saved
-        for handler in list(root.handlers):
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    root.addFilter(report)
+    try:
+        yield
+    finally:
+        root.removeFilter(report)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
         for handler in handlers:
             if handler not in root.handlers:
                 root.addHandler(handler)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, Predictor
+from adapters.base import Adapter, write_notes
 from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.paths import atomic_write_text
@@ -144,13 +144,11 @@ class DeepPoseKitAdapter(Adapter):
             model = DeepLabCut(train_generator, weights=None, backbone=config["backbone"])
 
         epochs = int(config["epochs"])
-        adapter = self
-
-        class Progress(tf.keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                loss = (logs or {}).get("loss")
-                extra = {"loss": float(loss)} if loss is not None else {}
-                adapter.report_progress(epoch + 1, epochs, **extra)
+        progress = tf.keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: self.report_progress(
+                epoch + 1, epochs, loss=(logs or {}).get("loss")
+            )
+        )
 
         # The legacy (Keras <= 2.10) optimizer: DeepPoseKit's `model.save` stores optimizer
         # weights through `optimizer.weights`, which the new Keras 2.11+ optimizers lack.
@@ -159,7 +157,7 @@ class DeepPoseKitAdapter(Adapter):
         model.fit(
             batch_size=max(1, min(int(config["batch_size"]), n_complete)),
             epochs=epochs,
-            callbacks=[Progress()],
+            callbacks=[progress],
             verbose=0,
         )
         model_dir = workdir / "model"
@@ -179,11 +177,11 @@ class DeepPoseKitAdapter(Adapter):
             "frames_dropped_partial_labels": train.n_frames - n_complete,
             "input_size": [layout.width, layout.height],
         }
-        atomic_write_text(model_dir / "kpbench_notes.json", json.dumps(notes, indent=2))
+        write_notes(model_dir, notes)
         return model_dir
 
     # ----- prediction -----
-    def load(self, model_dir: Path, workdir: Path) -> Predictor:
+    def load(self, model_dir: Path, workdir: Path) -> DeepPoseKitPredictor:
         """Reload the saved model with ``deepposekit.models.load_model``."""
         _setup(None)
         from deepposekit.models import load_model

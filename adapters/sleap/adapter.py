@@ -53,9 +53,8 @@ two points not predicted: 0.677/0.806 vs 0.750/0.893.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import json
-import os
 import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -64,15 +63,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, ConfigError
+from adapters.base import Adapter, ConfigError, read_notes, write_notes
 from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Pair, Rule
+from adapters.pretrained import choose_pretrained
 from benchmark.dataset import Dataset
-from benchmark.paths import atomic_write_text
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-NOTES = "kpbench_notes.json"
 DATA_DIR = "sleap_data"
 MODEL_DIR = "sleap_model"
 BACKBONES = ("unet", "convnext", "swint")
@@ -209,7 +207,7 @@ class SleapAdapter(Adapter):
             seed=seed,
             pretrained=pretrained,
         )
-        with _EpochWatcher(self, model_dir / "training_log.csv", cfg["epochs"]):
+        with _epoch_progress(self, model_dir / "training_log.csv", cfg["epochs"]):
             ModelTrainer.get_model_trainer_from_config(sleap_cfg).train()
 
         if not (model_dir / "best.ckpt").is_file():
@@ -232,15 +230,13 @@ class SleapAdapter(Adapter):
             "val_labels": str(val_path),
             "adapter_config": cfg,
         }
-        atomic_write_text(model_dir / NOTES, json.dumps(notes, indent=2, default=str))
+        write_notes(model_dir, notes)
         return model_dir
 
     # ----- prediction -----
     def load(self, model_dir: Path, workdir: Path) -> SleapPredictor:
         """Build sleap-nn's ``Predictor`` for the run folder ``model_dir``."""
-        notes_path = Path(model_dir) / NOTES
-        notes = json.loads(notes_path.read_text()) if notes_path.is_file() else {}
-        cfg = self.resolve_config(notes.get("adapter_config"))
+        cfg = self.resolve_config(read_notes(model_dir).get("adapter_config"))
         return SleapPredictor(Path(model_dir), cfg)
 
     def model_info(self, model_dir: Path) -> dict[str, Any]:
@@ -291,19 +287,16 @@ class SleapPredictor:
                 _fill(out, batch, first=0)
         return out
 
-    def predict_video(
-        self, video: str | Path, keypoints: Sequence[str] | None = None
-    ) -> Iterator[np.ndarray]:
+    def predict_video(self, video: Path, keypoints: Sequence[str]) -> Iterator[np.ndarray]:
         """Every frame of ``video`` through sleap-nn's own video reader and streaming
         inference (``Predictor.predict_streaming``).
 
         Yields:
             ``(m, k, 3)`` blocks of consecutive frames from frame 0, one per batch.
         """
-        if keypoints is not None:
-            names = [node.name for node in self._predictor.skeleton.nodes]
-            if list(keypoints) != names:
-                raise ValueError(f"the SLEAP model's nodes are {names}, not {list(keypoints)}")
+        names = [node.name for node in self._predictor.skeleton.nodes]
+        if list(keypoints) != names:
+            raise ValueError(f"the SLEAP model's nodes are {names}, not {list(keypoints)}")
         first = 0
         for batch in self._predictor.predict_streaming(str(video)):
             last = int(batch.frame_indices.max()) if len(batch.frame_indices) else first - 1
@@ -414,18 +407,8 @@ def resolve_pretrained(cfg: Mapping[str, Any]) -> tuple[bool, str]:
         if wanted is True:
             raise ConfigError("adapter 'sleap': the unet backbone has no pretrained weights")
         return False, "unet: no pretrained weights exist (random init)"
-    if wanted is False:
-        return False, "pretrained: false (random init)"
-    if _imagenet_cached(backbone):
-        return True, f"ImageNet {IMAGENET_WEIGHTS[backbone]} from the torch hub cache"
-    if _offline():
-        if wanted is True:
-            raise ConfigError(
-                f"adapter 'sleap': pretrained {backbone} weights are not in the torch hub "
-                "cache and HF_HUB_OFFLINE is set"
-            )
-        return False, "auto: weights not cached and HF_HUB_OFFLINE is set (random init)"
-    return True, f"ImageNet {IMAGENET_WEIGHTS[backbone]} (downloaded by torchvision)"
+    weights = f"torchvision's ImageNet {IMAGENET_WEIGHTS[backbone]}"
+    return choose_pretrained("sleap", wanted, weights, cached=lambda: _imagenet_cached(backbone))
 
 
 def _imagenet_cached(backbone: str) -> bool:
@@ -436,10 +419,6 @@ def _imagenet_cached(backbone: str) -> bool:
     weights = getattr(tvm, IMAGENET_WEIGHTS[backbone]).DEFAULT
     name = weights.url.rsplit("/", 1)[-1]
     return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _torch_device(device: str) -> str:
@@ -487,39 +466,35 @@ def _epochs_run(path: Path) -> int:
     return int(rows[-1]["epoch"]) + 1 if rows else 0
 
 
-class _EpochWatcher:
-    """Reports each finished epoch from sleap-nn's ``training_log.csv`` while training runs.
+@contextlib.contextmanager
+def _epoch_progress(adapter: Adapter, log_path: Path, epochs: int) -> Iterator[None]:
+    """Report each epoch sleap-nn finishes while the block runs.
 
-    sleap-nn's trainer takes no callbacks, but its CSV logger appends one row per epoch.
+    sleap-nn 0.3 takes no callbacks (``ModelTrainer.train`` builds its Lightning trainer
+    itself), but its CSV logger appends one row per finished epoch: a thread reads them.
     """
+    if adapter.progress is None:
+        yield
+        return
+    reported = 0
 
-    def __init__(self, adapter: Adapter, log_path: Path, epochs: int) -> None:
-        self.adapter, self.log_path, self.epochs = adapter, log_path, epochs
-        self._stop = threading.Event()
-        self._reported = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def report() -> None:
+        nonlocal reported
+        for row in _log_rows(log_path)[reported:]:
+            loss, val_loss = row.get("train/loss"), row.get("val/loss")
+            adapter.report_progress(int(row["epoch"]) + 1, epochs, loss=loss, val_loss=val_loss)
+            reported += 1
 
-    def _poll(self) -> None:
-        for row in _log_rows(self.log_path)[self._reported :]:
-            values = {
-                name: float(row[key])
-                for name, key in (("loss", "train/loss"), ("val_loss", "val/loss"))
-                if row.get(key)
-            }
-            self.adapter.report_progress(int(row["epoch"]) + 1, self.epochs, **values)
-            self._reported += 1
+    def watch() -> None:
+        while not stop.wait(_POLL_S):
+            report()
 
-    def _run(self) -> None:
-        while not self._stop.wait(_POLL_S):
-            self._poll()
-
-    def __enter__(self) -> _EpochWatcher:
-        if self.adapter.progress is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._thread.is_alive():
-            self._stop.set()
-            self._thread.join()
-            self._poll()
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        report()

@@ -45,9 +45,9 @@ def direct_train(
 ) -> Path:
     """Train shuffle 1 of an existing DLC project with DeepLabCut's API only; returns its folder."""
     import deeplabcut
-    import torch
     from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
-    from deeplabcut.pose_estimation_pytorch.models import PoseModel
+
+    from adapters.deeplabcut.adapter import random_init
 
     fraction = round(len(train_rows) / (len(train_rows) + len(test_rows)), 2)
     deeplabcut.auxiliaryfunctions.edit_config(str(config), {"TrainingFraction": [fraction]})
@@ -61,11 +61,8 @@ def direct_train(
         userfeedback=False,
     )
     folder = next((config.parent / "dlc-models-pytorch").glob("iteration-0/*shuffle1")) / "train"
-    torch.manual_seed(seed)
     model_cfg = read_config_as_dict(folder / "pytorch_config.yaml")["model"]
-    model = PoseModel.build(model_cfg, pretrained_backbone=False)
-    init = folder / "random-init.pt"
-    torch.save({"model": model.state_dict(), "metadata": {"epoch": 0}}, init)
+    init = random_init(model_cfg, folder, seed)  # the adapter's: a seeded PoseModel, saved
     deeplabcut.train_network(
         str(config), shuffle=1, snapshot_path=str(init), pytorch_cfg_updates=dict(updates)
     )
@@ -94,6 +91,26 @@ def load_frames(args: argparse.Namespace, scratch: Path) -> tuple[Dataset, Datas
     return ds.subset(split.train), ds.subset(split.test)
 
 
+def print_summary(
+    heading: str,
+    times: Mapping[str, list[float]],
+    cpu: Mapping[str, list[float]],
+    losses: Mapping[str, list[float]],
+) -> None:
+    """Print totals per path, the wall-time ratio against ``TARGET``, the fastest-run and
+    CPU-time ratios, and whether both paths reached the same final loss."""
+    ratio = sum(times["adapter"]) / sum(times["direct"])
+    same = np.allclose(losses["adapter"], losses["direct"], rtol=1e-5)
+    print(f"\n{heading}")
+    for path in ("direct", "adapter"):
+        print(f"{path:8s} total wall {sum(times[path]):.2f} s, cpu {sum(cpu[path]):.2f} s")
+    verdict = "OK" if ratio <= TARGET else "ABOVE TARGET"
+    print(f"wall-time ratio adapter/direct = {ratio:.3f} (target <= {TARGET}): {verdict}")
+    print(f"fastest-run wall ratio = {min(times['adapter']) / min(times['direct']):.3f}")
+    print(f"cpu-time ratio adapter/direct = {sum(cpu['adapter']) / sum(cpu['direct']):.3f}")
+    print(f"same final training loss on both paths: {same}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -112,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     import deeplabcut  # noqa: F401  (imported once, before any timing)
     import torch
 
-    from adapters.deeplabcut.adapter import DeepLabCutAdapter, auto_crop, concat_frames, dlc_rows
+    from adapters.deeplabcut.adapter import (
+        DeepLabCutAdapter,
+        auto_crop,
+        concat_frames,
+        dlc_rows,
+        pytorch_updates,
+    )
     from benchmark.io.dlc import dlc_image_paths, write_dlc_project
 
     torch.set_num_threads(args.threads)
@@ -130,14 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             "pretrained": False,
             "train_crop": crop,
         }
-        updates = {
-            "device": "cpu",
-            "train_settings.seed": seed,
-            "train_settings.epochs": args.epochs,
-            "train_settings.batch_size": args.batch_size,
-            "data.train.crop_sampling.width": crop[0],
-            "data.train.crop_sampling.height": crop[1],
-        }
+        # The very pytorch_config.yaml changes the adapter makes.
+        updates = pytorch_updates(frames, DeepLabCutAdapter.resolve_config(adapter_config), seed)
         rows = dlc_rows(dlc_image_paths(frames))
         train_rows, test_rows = rows[: train.n_frames], rows[train.n_frames :]
 
@@ -173,19 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                 cpu[path].append(cpu_seconds)
                 losses[path].append(loss)
 
-        ratio = sum(times["adapter"]) / sum(times["direct"])
-        same = np.allclose(losses["adapter"], losses["direct"], rtol=1e-5)
-        print(
-            f"\nDeepLabCut {args.net_type}, {train.n_frames} train frames {crop[0]}x{crop[1]}, "
-            f"{args.epochs} epochs, {args.threads} thread(s), {2 * args.repeats} runs each"
+        print_summary(
+            f"DeepLabCut {args.net_type}, {train.n_frames} train frames {crop[0]}x{crop[1]}, "
+            f"{args.epochs} epochs, {args.threads} thread(s), {2 * args.repeats} runs each",
+            times,
+            cpu,
+            losses,
         )
-        for path in ("direct", "adapter"):
-            print(f"{path:8s} total wall {sum(times[path]):.2f} s, cpu {sum(cpu[path]):.2f} s")
-        verdict = "OK" if ratio <= TARGET else "ABOVE TARGET"
-        print(f"wall-time ratio adapter/direct = {ratio:.3f} (target <= {TARGET}): {verdict}")
-        print(f"fastest-run wall ratio = {min(times['adapter']) / min(times['direct']):.3f}")
-        print(f"cpu-time ratio adapter/direct = {sum(cpu['adapter']) / sum(cpu['direct']):.3f}")
-        print(f"same final training loss on both paths: {same}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

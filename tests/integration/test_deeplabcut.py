@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from adapters.base import ConfigError
-from adapters.deeplabcut.adapter import NOTES, DeepLabCutAdapter, concat_frames, dlc_rows
+from adapters.base import ConfigError, read_notes
+from adapters.deeplabcut.adapter import DeepLabCutAdapter, concat_frames, dlc_rows
 from benchmark.conformance import check_adapter
 from benchmark.dataset import Dataset
 from benchmark.images import read_image
@@ -73,17 +72,24 @@ def test_mean_px_equals_dlc_test_rmse(tmp_path: Path) -> None:
     test_ids = ds.frame_ids[1::4]  # two frames from each folder
     train = ds.subset([f for f in ds.frame_ids if f not in test_ids])
     test = ds.subset(test_ids)
-    adapter = DeepLabCutAdapter()
+    progress: list[dict] = []
+    adapter = DeepLabCutAdapter(progress=progress.append)
     # The test frames are passed as val: the adapter makes val DLC's test set.
     model_dir = adapter.train(train, test, tmp_path / "work", {**CONFIG, "pretrained": "auto"}, 0)
 
-    notes = json.loads((model_dir / NOTES).read_text())
+    # DLC's log lines as progress: every epoch, its train loss, and its valid loss when
+    # DLC evaluated (its eval_interval is 1 here: 2 epochs).
+    assert [(p["epoch"], p["epochs"]) for p in progress] == [(1, 2), (2, 2)]
+    assert all(p["loss"] > 0 for p in progress), progress
+    notes = read_notes(model_dir)
     assert notes["pretrained"] is False, "offline with nothing cached must mean random init"
     assert notes["train_crop"] == [64, 48]
     predictor = adapter.load(model_dir, tmp_path / "work")
     pred = predictor(test)
-    arrays = predictor.predict_images([read_image(p) for p in test.image_paths], test.keypoints)
+    arrays = predictor.predict_images([read_image(p) for p in test.image_paths])
     np.testing.assert_allclose(arrays, pred, atol=1e-4)
+    with pytest.raises(ValueError, match="no keypoint 'nose'"):  # before reading the video
+        next(predictor.predict_video(tmp_path / "absent.mp4", [*test.keypoints[:1], "nose"]))
 
     config = model_dir / "config.yaml"
     deeplabcut.evaluate_network(str(config), Shuffles=[1])

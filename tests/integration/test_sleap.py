@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adapters.base import check_predictions
-from adapters.sleap.adapter import DATA_DIR, NOTES, SleapAdapter
+from adapters.base import check_predictions, read_notes
+from adapters.sleap.adapter import DATA_DIR, SleapAdapter
 from benchmark.conformance import check_adapter
 from benchmark.dataset import Dataset
 from benchmark.metrics import summarize
@@ -55,7 +54,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("sleap")
     ds = make_blob_dataset(root / "data", n_frames=36, seed=5)
     train, val, test = (ds.subset(ds.frame_ids[a:b]) for a, b in ((0, 24), (24, 28), (28, 36)))
-    adapter = SleapAdapter()
+    progress: list[dict] = []
+    adapter = SleapAdapter(progress=progress.append)
     model_dir = adapter.train(train, val, root / "work", SleapAdapter.resolve_config(CONFIG), 0)
     predictor = adapter.load(model_dir, root / "work")
     pred = check_predictions(predictor(test), test, "sleap")
@@ -67,6 +67,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "val": val,
         "test": test,
         "pred": pred,
+        "progress": progress,
     }
 
 
@@ -86,9 +87,18 @@ def test_trains_on_exactly_the_split(trained: dict[str, Any]) -> None:
         expected: Dataset = trained[part]
         got = np.stack([lf.instances[0].numpy() for lf in labels.labeled_frames])
         np.testing.assert_allclose(got, expected.points)
-    notes = json.loads((model_dir / NOTES).read_text())
+    notes = read_notes(model_dir)
     assert notes["validation"] == "val frames"
     assert notes["epochs_run"] == CONFIG["epochs"]
+
+
+def test_progress_reports_every_epoch(trained: dict[str, Any]) -> None:
+    """One report per epoch from sleap-nn's training log; the loss from the second on."""
+    progress = trained["progress"]
+    epochs = CONFIG["epochs"]
+    assert [p["epoch"] for p in progress] == list(range(1, epochs + 1))
+    assert all(p["epochs"] == epochs for p in progress)
+    assert all(p["loss"] > 0 and p["val_loss"] > 0 for p in progress[1:]), progress
 
 
 def test_predictions_are_original_pixels(trained: dict[str, Any]) -> None:
@@ -224,7 +234,7 @@ def test_no_peak_found_is_all_nan_not_a_crash(tmp_path: Path) -> None:
     assert summarize(test.points, pred, test.keypoints, n_boot=0)["detection_rate"] == 0.0
     # sleap-nn's own evaluation has nothing to evaluate and says so with None.
     assert sleap_nn_metrics(test, pred, tmp_path / "eval") is None
-    notes = json.loads((model_dir / NOTES).read_text())
+    notes = read_notes(model_dir)
     assert notes["validation"].endswith("(no val frames given)")
 
 

@@ -1,0 +1,111 @@
+"""What every adapter shares: the notes file, progress, and the predictor protocol."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from adapters.base import (
+    NOTES_FILE,
+    Adapter,
+    ImagePredictor,
+    Predictor,
+    VideoPredictor,
+    read_notes,
+    write_notes,
+)
+from adapters.deeplabcut.adapter import DeepLabCutPredictor, _epoch_progress
+from adapters.deepposekit.adapter import DeepPoseKitPredictor
+from adapters.sleap.adapter import SleapPredictor
+from adapters.torch_common.engine import NetPredictor
+
+
+class _Recording(Adapter):
+    name = "recording"
+
+    def train(self, train, val, workdir, config, seed) -> Path:  # pragma: no cover
+        raise NotImplementedError
+
+    def load(self, model_dir, workdir) -> Predictor:  # pragma: no cover
+        raise NotImplementedError
+
+
+def test_notes_round_trip(tmp_path: Path) -> None:
+    assert read_notes(tmp_path) == {}
+    write_notes(tmp_path, {"pretrained": False, "where": tmp_path})
+    assert json.loads((tmp_path / NOTES_FILE).read_text()) == {
+        "pretrained": False,
+        "where": str(tmp_path),
+    }
+    assert read_notes(tmp_path) == {"pretrained": False, "where": str(tmp_path)}
+
+
+def test_report_progress_leaves_out_missing_values_and_makes_floats() -> None:
+    seen: list[dict[str, Any]] = []
+    adapter = _Recording(progress=seen.append)
+    adapter.report_progress(1, 3, loss=None, val_loss="")  # sleap-nn's first CSV row
+    adapter.report_progress(2, 3, loss="0.5", val_loss=np.float32(0.25))
+    assert seen == [
+        {"epoch": 1, "epochs": 3},
+        {"epoch": 2, "epochs": 3, "loss": 0.5, "val_loss": 0.25},
+    ]
+    assert all(type(v) in (int, float) for record in seen for v in record.values())
+    _Recording().report_progress(1, 3, loss=1.0)  # no hook: nothing happens
+
+
+def test_dlc_log_lines_become_progress_and_root_logging_is_restored() -> None:
+    """DeepLabCut's train_network replaces the root handlers; the hook puts them back."""
+    seen: list[dict[str, Any]] = []
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    with _epoch_progress(_Recording(progress=seen.append)):
+        logging.basicConfig(level=logging.INFO, force=True)  # as DLC's setup_file_logging
+        # DeepLabCut's runner logs on the root logger, as here.
+        logging.info("Epoch 1/2 (lr=0.0005), train loss 0.01234")
+        logging.info("Training for epoch 2 done, starting evaluation")
+        logging.info("Epoch 2/2 (lr=0.0005), train loss 1.5e-03, valid loss 0.20000")
+    assert seen == [
+        {"epoch": 1, "epochs": 2, "loss": 0.01234},
+        {"epoch": 2, "epochs": 2, "loss": 0.0015, "val_loss": 0.2},
+    ]
+    assert root.handlers == before and root.level == level
+    assert not root.filters
+
+
+PREDICTORS = [DeepLabCutPredictor, SleapPredictor, DeepPoseKitPredictor, NetPredictor]
+
+
+def _parameters(method: Any) -> list[tuple[str, Any]]:
+    """Names and defaults of a method's parameters, ``self`` included."""
+    return [(p.name, p.default) for p in inspect.signature(method).parameters.values()]
+
+
+@pytest.mark.parametrize("cls", PREDICTORS, ids=lambda c: c.__name__)
+def test_predictors_have_the_protocols_signatures(cls: type) -> None:
+    """Each optional method has exactly the protocol's parameters, so callers need no
+    inspection of signatures."""
+    assert callable(cls.__call__)
+    for protocol, method in ((ImagePredictor, "predict_images"), (VideoPredictor, "predict_video")):
+        if hasattr(cls, method):
+            assert _parameters(getattr(cls, method)) == _parameters(getattr(protocol, method))
+    assert hasattr(cls, "predict_images"), "every built-in predictor takes frames in memory"
+
+
+def test_protocols_tell_predictors_apart() -> None:
+    class Plain:
+        def __call__(self, frames):
+            return np.zeros((0, 0, 3))
+
+    class Video(Plain):
+        def predict_video(self, video, keypoints):
+            yield np.zeros((0, 0, 3))
+
+    assert isinstance(Plain(), Predictor)
+    assert not isinstance(Plain(), ImagePredictor | VideoPredictor)
+    assert isinstance(Video(), VideoPredictor) and not isinstance(Video(), ImagePredictor)
