@@ -10,13 +10,13 @@ from __future__ import annotations
 import ctypes
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, Predictor
+from adapters.base import Adapter, Predictor, write_notes
 from benchmark.dataset import Dataset
 
 
@@ -40,7 +40,7 @@ class MeanPoseAdapter(Adapter):
         model_dir = Path(workdir) / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
         (model_dir / "mean.json").write_text(json.dumps(np.nan_to_num(mean, nan=0.5).tolist()))
-        (model_dir / "kpbench_notes.json").write_text(json.dumps({"kind": "mean pose"}))
+        write_notes(model_dir, {"kind": "mean pose"})
         return model_dir
 
     def load(self, model_dir: Path, workdir: Path) -> Predictor:
@@ -113,7 +113,7 @@ class _VideoMeanPosePredictor:
     def __call__(self, frames: Dataset) -> np.ndarray:
         return np.stack([self._pose(w, h) for w, h in frames.image_sizes()])
 
-    def predict_video(self, video: Path, keypoints=None):
+    def predict_video(self, video: Path, keypoints: Sequence[str]):
         import imageio.v3 as iio
 
         block = []

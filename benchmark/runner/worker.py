@@ -66,7 +66,7 @@ def _cpu_seconds() -> float:
 
 def run_job(spec: dict[str, Any]) -> WorkerResult:
     """Train, load and predict as ``spec`` says; returns the result record."""
-    from adapters.base import check_predictions
+    from adapters.base import check_predictions, read_notes
     from benchmark.io.predictions import write_dlc_predictions
     from benchmark.registry import load_class
 
@@ -104,8 +104,7 @@ def run_job(spec: dict[str, Any]) -> WorkerResult:
     write_dlc_predictions(
         Path(spec["predictions_path"]), test.frame_ids, test.keypoints, pred, scorer=spec["label"]
     )
-    notes_path = Path(model_dir) / "kpbench_notes.json"
-    notes = json.loads(notes_path.read_text()) if notes_path.is_file() else {}
+    notes = read_notes(Path(model_dir))
     return WorkerResult(
         model_dir=str(model_dir),
         timing=Timing(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from adapters.base import ImagePredictor
 from benchmark.dataset import Dataset, Skeleton
 
 #: Score below which points are drawn hollow when the predictor names no cutoff of its own.
@@ -26,13 +26,8 @@ def frame_predictor(predictor: Any, skeleton: Skeleton, scratch: Path) -> FrameP
     :class:`Dataset` (every adapter can do that).
     """
     k = len(skeleton.keypoints)
-    direct = getattr(predictor, "predict_images", None)
-    if direct is not None:
-        if "keypoints" in inspect.signature(direct).parameters:  # DeepLabCut's predictor
-            return lambda images: _checked(
-                direct(images, keypoints=skeleton.keypoints), len(images), k
-            )
-        return lambda images: _checked(direct(images), len(images), k)
+    if isinstance(predictor, ImagePredictor):
+        return lambda images: _checked(predictor.predict_images(images), len(images), k)
 
     def via_files(images: Sequence[np.ndarray]) -> np.ndarray:
         names = [f"frame{i:06d}.png" for i in range(len(images))]

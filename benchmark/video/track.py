@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from adapters.base import ImagePredictor, VideoPredictor
 from benchmark.errors import InputError
 from benchmark.io.predictions import SUFFIXES, read_predictions, write_dlc_predictions
 from benchmark.paths import atomic_path
@@ -171,9 +172,9 @@ def track_video(
         load_s = time.perf_counter() - t0
         if min_score is None:
             min_score = score_cutoff(predictor)
-        native = getattr(predictor, "predict_video", None)
-        if native is not None:
-            rows = Rows(iter(native(video, keypoints)), len(keypoints))
+        native = isinstance(predictor, VideoPredictor)
+        if native:
+            rows = Rows(iter(predictor.predict_video(video, keypoints)), len(keypoints))
             predict = lambda frames: rows.take(len(frames))  # noqa: E731
         else:
             predict = frame_predictor(predictor, model.skeleton, scratch)
@@ -216,7 +217,7 @@ def track_video(
         if n == 0:
             raise InputError(video, "the video has no frames")
         frame_counts = None
-        if native is not None:
+        if native:
             frame_counts = {"decoded": n, "predicted": n - rows.padded + rows.left_over()}
             if frame_counts["predicted"] != n:
                 warnings.warn(
@@ -238,11 +239,7 @@ def track_video(
 
     still_px, jump_px = default_thresholds(info.width, info.height)
     inference = (
-        "framework"
-        if native is not None
-        else "frames"
-        if hasattr(predictor, "predict_images")
-        else "files"
+        "framework" if native else "frames" if isinstance(predictor, ImagePredictor) else "files"
     )
     record = TrackRecord(
         adapter=adapter,

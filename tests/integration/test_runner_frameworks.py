@@ -98,7 +98,6 @@ def test_framework_tracks_the_video_with_its_own_video_inference(framework_run, 
     model = find_model(run_dir, adapter)
     predictor = load_class(model.adapter_name)().load(model.model_dir, framework_run)
     frames = [frame for chunk in read_chunks(video) for frame in chunk]
-    kwargs = {"keypoints": model.skeleton.keypoints} if adapter == "deeplabcut" else {}
-    expected = predictor.predict_images(frames, **kwargs)
+    expected = predictor.predict_images(frames)
     np.testing.assert_array_equal(np.isnan(values[..., 0]), np.isnan(expected[..., 0]))
     np.testing.assert_allclose(values, expected, atol=1e-3, equal_nan=True)
