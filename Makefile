@@ -41,7 +41,7 @@ envs: env
 
 bench: env envs
 	$(VENV)/bin/kpbench run configs/default.yaml --out runs/default
-	$(VENV)/bin/kpbench report runs/default
+	$(VENV)/bin/kpbench report runs/default --out reports/default.md
 
 perf: env
 	$(PY) -m benchmark.perf.cnn

@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="render the markdown report of a run from stored results")
     p.add_argument("run_dir")
-    p.add_argument("--out", help="markdown file (default reports/<run name>.md)")
+    p.add_argument("--out", help="markdown file (default RUN_DIR/report.md)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser(

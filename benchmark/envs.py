@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from benchmark.errors import KpbenchError
-from benchmark.paths import atomic_write_text, cache_dir, code_root
+from benchmark.paths import atomic_write_text, cache_dir, code_path
 
 if TYPE_CHECKING:
     from adapters.base import Adapter
@@ -160,11 +160,12 @@ def is_this_interpreter(python: str | Path) -> bool:
 
 def child_env(threads: int | None = None) -> dict[str, str]:
     """The environment of a kpbench subprocess (a worker, a tracking run) in any of the
-    interpreters above: kpbench's code on ``PYTHONPATH``, BLAS/OpenMP threads capped, no
+    interpreters above: kpbench's packages, and no other package of this environment, on
+    ``PYTHONPATH`` (see :func:`benchmark.paths.code_path`), BLAS/OpenMP threads capped, no
     experiment trackers."""
     from benchmark.resources import thread_env
 
-    path = os.pathsep.join([str(code_root()), *filter(None, [os.environ.get("PYTHONPATH")])])
+    path = os.pathsep.join([str(code_path()), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {**os.environ, "PYTHONPATH": path, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
     if threads is not None:
         env.update(thread_env(threads))

@@ -4,23 +4,96 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from benchmark.errors import InputError
 
-
-def repo_root() -> Path:
-    """The source tree kpbench runs from (holds ``datasets/``, ``configs/``, ``reports/``)."""
-    return Path(__file__).resolve().parents[1]
+#: kpbench's top-level packages.
+PACKAGES = ("benchmark", "adapters")
 
 
 def code_root() -> Path:
-    """The folder holding kpbench's packages (``benchmark/``, ``adapters/``): what a kpbench
-    subprocess in another interpreter (an adapter's own environment) needs on PYTHONPATH."""
+    """The folder holding kpbench's packages (``benchmark/``, ``adapters/``): a source
+    checkout, or the ``site-packages`` kpbench is installed in."""
     return Path(__file__).resolve().parents[1]
+
+
+def is_source_checkout() -> bool:
+    """Whether kpbench runs from its source tree (``pyproject.toml`` beside its packages)."""
+    return (code_root() / "pyproject.toml").is_file()
+
+
+def code_path() -> Path:
+    """A folder to put on another interpreter's ``PYTHONPATH`` so that it imports kpbench's
+    packages and nothing else of this environment.
+
+    Returns:
+        ``code_root()`` in a source checkout; for an installed kpbench (whose
+        ``site-packages`` holds other packages too: numpy, pandas, ...), a folder
+        ``<cache_dir>/code/<version>-<hash of code_root>/`` holding only links to
+        kpbench's packages, created on first use.
+    """
+    root = code_root()
+    if is_source_checkout():
+        return root
+    try:
+        version = importlib.metadata.version("kpbench")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    folder = cache_dir() / "code" / f"{version}-{digest}"
+    if not _links_to(folder, root):
+        _make_links(folder, root)
+    return folder
+
+
+def _links_to(folder: Path, root: Path) -> bool:
+    """Whether ``folder`` holds exactly kpbench's packages, linked from ``root``."""
+    try:
+        entries = sorted(p.name for p in folder.iterdir())
+    except OSError:
+        return False
+    return entries == sorted(PACKAGES) and all(
+        (folder / name).is_symlink() and (folder / name).resolve() == root / name
+        for name in PACKAGES
+    )
+
+
+def _make_links(folder: Path, root: Path) -> None:
+    """Create ``folder`` with links to ``root``'s packages, atomically (temp folder +
+    rename); a right folder another process made meanwhile is kept.
+
+    Raises:
+        InputError: ``folder`` cannot be written.
+    """
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            for name in PACKAGES:
+                (tmp / name).symlink_to(root / name, target_is_directory=True)
+            if _links_to(folder, root):  # made meanwhile
+                return
+            if folder.exists() or folder.is_symlink():  # something else: set it aside
+                old = folder.with_name(f".{folder.name}.old-{secrets.token_hex(6)}")
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(folder, old)
+                    shutil.rmtree(old, ignore_errors=True)  # unlinks links, never follows
+            try:
+                os.replace(tmp, folder)
+            except OSError:  # another process won the race
+                if not _links_to(folder, root):
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        raise InputError(folder, f"cannot write here ({exc.strerror or exc})") from None
 
 
 def cache_dir() -> Path:

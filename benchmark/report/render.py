@@ -15,7 +15,7 @@ import pandas as pd
 
 from benchmark.errors import InputError
 from benchmark.io.predictions import align_predictions, read_predictions
-from benchmark.paths import atomic_write_text, repo_root
+from benchmark.paths import atomic_write_text
 from benchmark.records import DatasetRecord, JobRecord
 from benchmark.report import figures
 from benchmark.report.load import RunResults, ground_truth, load_run
@@ -457,8 +457,8 @@ def _template() -> jinja2.Template:
 
 
 def default_report_path(results: RunResults) -> Path:
-    """``reports/<run name>.md`` in the source tree."""
-    return repo_root() / "reports" / f"{_slug(results.name)}.md"
+    """``report.md`` in the run directory (its figures then go to ``RUN_DIR/report/``)."""
+    return results.run_dir / "report.md"
 
 
 def render_report(run_dir: Path, out: Path | None = None) -> Path:

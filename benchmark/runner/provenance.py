@@ -8,12 +8,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from benchmark.paths import repo_root
+from benchmark.paths import code_root
 
 
 def git_commit() -> str | None:
-    """The kpbench git commit (suffixed ``-dirty`` with uncommitted changes), or None."""
+    """The git commit of kpbench's code (suffixed ``-dirty`` with uncommitted changes), or
+    None when that code is not a git checkout (an installed wheel) or git is missing."""
     try:
+        # Installed code may sit inside someone else's repository (a project's .venv).
+        if Path(_git("rev-parse", "--show-toplevel")).resolve() != code_root():
+            return None
         head = _git("rev-parse", "HEAD")
         dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
@@ -22,8 +26,9 @@ def git_commit() -> str | None:
 
 
 def _git(*args: str) -> str:
+    """Run git in the folder of kpbench's code; raises when it fails."""
     out = subprocess.run(
-        ["git", *args], cwd=repo_root(), capture_output=True, text=True, check=True
+        ["git", *args], cwd=code_root(), capture_output=True, text=True, check=True
     )
     return out.stdout.strip()
 
