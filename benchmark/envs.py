@@ -7,7 +7,8 @@ source tree, and records a hash of what it was built from (lock content + Python
 changed lock or Python version makes the environment stale and the next ``ensure`` rebuilds
 it. Builds go into a temporary folder that is renamed into place only on success, so a failed
 build never leaves a half-built environment behind. The runner starts the adapter's worker
-with the environment's interpreter and the kpbench source on ``PYTHONPATH``.
+with the environment's interpreter and kpbench's packages (only) on ``PYTHONPATH`` (see
+:func:`benchmark.paths.code_path`).
 """
 
 from __future__ import annotations

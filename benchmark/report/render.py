@@ -464,13 +464,13 @@ def default_report_path(results: RunResults) -> Path:
 def render_report(run_dir: Path, out: Path | None = None) -> Path:
     """Render the markdown report of a run directory, reading only stored results.
 
-    Figures go to a folder named after the report, next to it (``reports/<run>/`` for
-    ``reports/<run>.md``), and are linked relatively. Re-rendering the same run gives the
+    Figures go to a folder named after the report, next to it (``RUN_DIR/report/`` for
+    ``RUN_DIR/report.md``), and are linked relatively. Re-rendering the same run gives the
     same markdown.
 
     Args:
         run_dir: A run directory written by ``kpbench run`` (finished or not).
-        out: Markdown file to write; default ``reports/<run name>.md`` in the source tree.
+        out: Markdown file to write; default ``RUN_DIR/report.md``.
 
     Returns:
         The path of the written markdown file.

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from benchmark.io.dlc import write_dlc_project
-from benchmark.paths import repo_root
+from benchmark.paths import code_root
 from tests.fixtures import make_blob_dataset
 
 MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
@@ -39,7 +39,7 @@ def elsewhere(tmp_path: Path) -> Path:
     """An empty working directory outside the repository."""
     folder = tmp_path / "cwd"
     folder.mkdir()
-    assert repo_root() not in folder.resolve().parents
+    assert code_root() not in folder.resolve().parents
     return folder
 
 
@@ -58,7 +58,7 @@ def _config(folder: Path, project: Path, adapters: list, **extra) -> Path:
 
 def _kpbench(cwd: Path, *argv: str, **kwargs) -> subprocess.CompletedProcess:
     # PYTHONPATH only so that the test adapters (tests.adapters_for_tests) import.
-    env = {**os.environ, "PYTHONPATH": str(repo_root())}
+    env = {**os.environ, "PYTHONPATH": str(code_root())}
     return subprocess.run(
         [sys.executable, "-m", "benchmark.cli", *argv],
         cwd=cwd,
@@ -143,7 +143,7 @@ def test_ctrl_c_stops_the_worker_and_the_run_resumes(project, elsewhere):
     # Epoch 1 ends after 4 s, epoch 2 after 8 s: Ctrl-C comes between the two.
     adapters = [{"name": MEAN, "label": "mean", "config": {"epochs": 2, "sleep_s": 8.0}}]
     config = _config(elsewhere, project, adapters)
-    env = {**os.environ, "PYTHONPATH": str(repo_root())}
+    env = {**os.environ, "PYTHONPATH": str(code_root())}
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmark.cli", "run", str(config), "--out", "run"],
         cwd=elsewhere,

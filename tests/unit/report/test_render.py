@@ -270,10 +270,8 @@ def test_corrupt_job_json_names_the_file(fake_run: Path, tmp_path: Path) -> None
     assert not (tmp_path / "r.md").exists()
 
 
-def test_default_output_is_reports_run_name_md(fake_run: Path) -> None:
-    path = default_report_path(load_run(fake_run))
-    assert path.parent.name == "reports"
-    assert path.name == "fake-run.md"
+def test_default_output_is_report_md_in_the_run_folder(fake_run: Path) -> None:
+    assert default_report_path(load_run(fake_run)) == fake_run / "report.md"
 
 
 def test_pck_columns_and_overlay_rows_follow_the_run_config(tmp_path: Path) -> None:

@@ -64,10 +64,10 @@ def test_bad_configs_name_the_file(tmp_path, text, problem):
 @pytest.mark.parametrize("name", ["default.yaml", "full.yaml"])
 def test_shipped_configs_are_valid(name):
     """Every adapter option in configs/ is known to its adapter (a typo fails here, not in CI)."""
-    from benchmark.paths import repo_root
+    from benchmark.paths import code_root
     from benchmark.registry import load_class
 
-    config = RunConfig.load(repo_root() / "configs" / name)
+    config = RunConfig.load(code_root() / "configs" / name)
     for spec in config.adapters:
         load_class(spec.name).resolve_config(spec.config)
     assert {"synthetic-rat", "synthetic-rabbit"} <= {d.name for d in config.datasets}
