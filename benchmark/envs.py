@@ -155,8 +155,12 @@ def runs_in(spec: EnvSpec) -> bool:
 
 
 def is_this_interpreter(python: str | Path) -> bool:
-    """Whether ``python`` is the interpreter of this process."""
-    return Path(python).resolve() == Path(sys.executable).resolve()
+    """Whether ``python`` is the interpreter of this process (and its environment).
+
+    Paths are compared without resolving links: every virtual environment's ``python`` is a
+    link to the same base interpreter, but each one sees its own packages.
+    """
+    return os.path.abspath(python) == os.path.abspath(sys.executable)
 
 
 def child_env(threads: int | None = None) -> dict[str, str]:

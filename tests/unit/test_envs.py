@@ -212,3 +212,17 @@ def test_a_broken_environment_fails_its_jobs_and_the_others_still_run(
     mean = json.loads((jobs / "blobs__fold0__mean__seed0/job.json").read_text())
     assert mean["status"] == "done"
     assert set(metrics["adapter"]) == {"mean"}
+
+
+def test_another_venv_on_the_same_base_python_is_not_this_interpreter(tmp_path: Path) -> None:
+    """Virtual environments link to one base interpreter but hold other packages."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True
+    )
+    other = tmp_path / "venv" / "bin" / "python"
+    assert other.resolve() == Path(sys.executable).resolve()  # the same base python
+    assert not envs.is_this_interpreter(other)
+    assert envs.is_this_interpreter(sys.executable)
