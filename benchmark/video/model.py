@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +40,6 @@ class TrainedModel:
     skeleton: Skeleton
     python: str | None = None
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"cannot read JSON ({exc.__class__.__name__})") from None
 
 
 def find_model(run_dir: str | Path, adapter: str, dataset: str | None = None) -> TrainedModel:
