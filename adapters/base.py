@@ -5,8 +5,24 @@ own public API. It never splits data, never computes metrics and never times its
 harness does all three, identically for every framework.
 
 Shared pieces, each written once: option checking (:mod:`adapters.options`), the notes file
-(:func:`write_notes`, :func:`read_notes`), progress (:meth:`Adapter.report_progress`),
-pretrained weights and offline mode (:mod:`adapters.pretrained`).
+(:func:`write_notes`, :func:`read_notes`), the training clock (:meth:`Adapter.training_starts`,
+:meth:`Adapter.end_epoch`: progress, the run's training budget and learning-curve snapshots,
+see :mod:`benchmark.budget`), pretrained weights and offline mode (:mod:`adapters.pretrained`).
+
+The training protocol, for every framework alike:
+
+1. ``train`` imports the framework and converts the frames, then calls
+   ``self.training_starts()``: the harness's training clock starts there.
+2. At every epoch end it calls ``self.end_epoch(epoch, epochs, loss=...)`` from whatever
+   hook its framework offers (a Lightning or Keras callback, a log line, our own loop) and
+   obeys the answer: ``stop`` ends training at this epoch boundary, keeping the current
+   weights as the model (the job is done, "stopped by budget"); ``snapshot`` is a folder
+   where it saves the current weights so that ``load(model_dir, workdir, snapshot=folder)``
+   predicts with them (the learning curve).
+3. ``load`` and the predictor return every location the framework produces, with its
+   score; NaN only where the framework gives no location. The framework's own cutoff (what
+   its users would see as "not detected") is the predictor's ``score_cutoff``: the harness
+   applies it, in a second set of metrics.
 """
 
 from __future__ import annotations
@@ -21,6 +37,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from adapters.options import ConfigError, Rule, check_options
+from benchmark.budget import EpochEnd, TrainingClock
 from benchmark.dataset import Dataset
 from benchmark.paths import atomic_write_text
 
@@ -28,6 +45,7 @@ __all__ = [
     "NOTES_FILE",
     "Adapter",
     "ConfigError",
+    "EpochEnd",
     "ImagePredictor",
     "Predictor",
     "ProgressHook",
@@ -53,8 +71,9 @@ class Predictor(Protocol):
 
     - ``predict_images`` (:class:`ImagePredictor`): RGB frames in memory.
     - ``predict_video`` (:class:`VideoPredictor`): the framework's own video inference.
-    - ``score_cutoff: float``: scores below it are drawn hollow (e.g. DeepLabCut's
-      ``pcutoff``).
+    - ``score_cutoff: float``: the framework's own cutoff (DeepLabCut's ``pcutoff``, SLEAP's
+      peak threshold): the harness's second set of metrics counts scores below it as
+      misses, and labelled videos draw them hollow. Predictors still return those points.
     """
 
     def __call__(self, frames: Dataset) -> np.ndarray: ...
@@ -101,7 +120,9 @@ class Adapter(abc.ABC):
 
     Attributes:
         progress: Called with ``{"epoch": e, "epochs": n, ...}`` as training advances; the
-            runner shows it. Adapters call ``self.report_progress``.
+            runner shows it. Adapters call ``self.end_epoch``.
+        clock: The harness's training clock (budget, snapshots); the worker sets it, and
+            a default one (no budget, no snapshots) only times.
     """
 
     name: ClassVar[str]
@@ -115,8 +136,11 @@ class Adapter(abc.ABC):
     #: ``requirements.lock`` next to its module; None runs in the main environment.
     environment: ClassVar[str | None] = None
 
-    def __init__(self, progress: ProgressHook | None = None) -> None:
+    def __init__(
+        self, progress: ProgressHook | None = None, clock: TrainingClock | None = None
+    ) -> None:
         self.progress = progress
+        self.clock = clock if clock is not None else TrainingClock()
 
     # ----- description -----
     @classmethod
@@ -165,8 +189,15 @@ class Adapter(abc.ABC):
         """
 
     @abc.abstractmethod
-    def load(self, model_dir: Path, workdir: Path) -> Predictor:
-        """Load a trained model for prediction (timed by the harness as ``load_s``)."""
+    def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> Predictor:
+        """Load a trained model for prediction (timed by the harness as ``load_s``).
+
+        Args:
+            model_dir: What ``train`` returned.
+            workdir: A scratch folder.
+            snapshot: A snapshot folder that ``train`` filled when ``end_epoch`` asked for
+                one: predict with those weights instead of the final model's.
+        """
 
     def predict(self, model_dir: Path, frames: Dataset, workdir: Path) -> np.ndarray:
         """Predict ``frames``: ``(n_frames, n_keypoints, 3)`` x, y, score in original pixels."""
@@ -177,18 +208,24 @@ class Adapter(abc.ABC):
         files = [p for p in Path(model_dir).rglob("*") if p.is_file()]
         return {"n_params": None, "model_mb": sum(p.stat().st_size for p in files) / 2**20}
 
-    def report_progress(self, epoch: int, epochs: int, **values: float | str | None) -> None:
-        """Tell the runner that ``epoch`` (from 1) of ``epochs`` finished.
+    def training_starts(self) -> None:
+        """Mark the start of training proper: the framework is imported and the data
+        converted. The harness's ``train_s`` and the budget count from here."""
+        self.clock.start()
 
-        Every adapter reports through this, whatever hook its framework offers. ``values``
-        are the epoch's numbers by kpbench's names (``loss``, ``val_loss``); None or empty
-        ones (a framework that did not log them this epoch) are left out, the rest become
-        floats.
+    def end_epoch(self, epoch: int, epochs: int | None, **values: float | str | None) -> EpochEnd:
+        """Epoch ``epoch`` (from 1) of ``epochs`` finished: report it, and learn whether to
+        stop (the budget is spent) or save a snapshot (see the module docstring).
+
+        ``values`` are the epoch's numbers by kpbench's names (``loss``, ``val_loss``); None
+        or empty ones (a framework that did not log them this epoch) are left out, the rest
+        become floats.
         """
-        if self.progress is None:
-            return
-        numbers = {k: float(v) for k, v in values.items() if v is not None and v != ""}
-        self.progress({"epoch": int(epoch), "epochs": int(epochs), **numbers})
+        answer = self.clock.epoch_end(int(epoch), None if epochs is None else int(epochs))
+        if self.progress is not None:
+            numbers = {k: float(v) for k, v in values.items() if v is not None and v != ""}
+            self.progress({"epoch": int(epoch), "epochs": epochs, **numbers})
+        return answer
 
 
 def check_predictions(pred: np.ndarray, frames: Dataset, adapter: str) -> np.ndarray:

@@ -10,6 +10,10 @@ The checks train on a tiny generated dataset (coloured discs at the keypoints, s
 missing, one keypoint never labelled), predict held-out frames, and verify the output
 contract: shape, pixel coordinates of the original image, NaN handling, repeatability,
 batch independence, and determinism for adapters that promise it.
+
+:func:`check_training_clock` checks the training protocol (:mod:`adapters.base`): the
+adapter marks the start of training, saves the snapshots the clock asks for in a form its
+``load`` reads, and stops at the epoch boundary where the budget is spent.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from adapters.base import ConfigError, check_predictions
+from benchmark.budget import TrainingClock
 from benchmark.dataset import Dataset
 from benchmark.registry import load_class
 from benchmark.synthetic.blobs import make_blob_dataset
@@ -102,3 +107,46 @@ def check_adapter(
             pred2, pred, atol=1e-5, err_msg="same seed, different predictions"
         )
     return pred
+
+
+def check_training_clock(
+    name: str, config: Mapping[str, Any], tmp_path: Path, *, n_frames: int = 16
+) -> list[np.ndarray]:
+    """Check the training clock protocol of adapter ``name``; raises AssertionError.
+
+    ``config`` must plan at least 4 epochs. Trains twice: once without a budget (at least
+    3 snapshots, each predicting the test frames), once with a budget spent after the
+    first epoch (training stops there, gracefully, and the model loads).
+
+    Returns:
+        The predictions of each snapshot, then of the final model.
+    """
+    cls = load_class(name)
+    train, test = conformance_dataset(tmp_path / "data", n_frames)
+    workdir = tmp_path / "curve"
+    clock = TrainingClock(snapshot_root=workdir / "snapshots")
+    adapter = cls(clock=clock)
+    model_dir = Path(adapter.train(train, None, workdir, cls.resolve_config(config), 0))
+    assert clock.started, "train() never called training_starts()"
+    assert clock.setup_s >= 0 and clock.epochs_done >= 4, (
+        f"train() reported {clock.epochs_done} epochs through end_epoch; config must plan >= 4"
+    )
+    assert not clock.stopped_by_budget
+    assert len(clock.snapshots) >= 3, f"only {len(clock.snapshots)} snapshots were asked for"
+    preds = []
+    for snap in clock.snapshots:
+        assert any(snap.path.iterdir()), f"snapshot folder {snap.path} was left empty"
+        pred = check_predictions(
+            adapter.load(model_dir, workdir, snapshot=snap.path)(test), test, name
+        )
+        preds.append(pred)
+    preds.append(check_predictions(adapter.load(model_dir, workdir)(test), test, name))
+
+    workdir = tmp_path / "budget"
+    clock = TrainingClock(budget_s=1e-9, snapshot_root=workdir / "snapshots")
+    adapter = cls(clock=clock)
+    model_dir = Path(adapter.train(train, None, workdir, cls.resolve_config(config), 0))
+    assert clock.stopped_by_budget, "a spent budget did not stop training"
+    assert clock.epochs_done == 1, f"training went on to epoch {clock.epochs_done} past the budget"
+    check_predictions(adapter.load(model_dir, workdir)(test), test, name)
+    return preds

@@ -59,8 +59,24 @@ class Metric:
 
 
 _OVER_DETECTED = "over detected labelled keypoints"
+#: What a labelled keypoint with no predicted location counts as in ``mean_px_all``: half
+#: the frame's diagonal, about the error of a guess anywhere in the frame. Adapters return
+#: every location their framework produces, so misses are rare; the penalty only keeps an
+#: adapter that leaves keypoints out from ranking above one that locates them all.
+MISS_PENALTY_WORDS = "half the frame's diagonal"
+#: The metric rankings use (best adapter, paired differences): it counts every labelled
+#: keypoint, so leaving hard keypoints out cannot improve it.
+RANKING_METRIC = "mean_px_all"
 #: The distance and detection metrics (DESIGN.md, Metrics), in the order tables show them.
 ACCURACY_METRICS: tuple[Metric, ...] = (
+    Metric(
+        "mean_px_all",
+        "mean px (all)",
+        "px",
+        "lower",
+        f"mean error over every labelled keypoint, a miss counted as {MISS_PENALTY_WORDS} "
+        "(the ranking metric)",
+    ),
     Metric("mean_px", "mean px", "px", "lower", f"mean error {_OVER_DETECTED}"),
     Metric("median_px", "median px", "px", "lower", f"median error {_OVER_DETECTED}"),
     Metric("rmse_px", "RMSE px", "px", "lower", f"sqrt(mean(e²)) {_OVER_DETECTED}"),
@@ -141,6 +157,31 @@ def keypoint_errors(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return err
 
 
+def miss_penalty_px(image_sizes: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Each frame's miss penalty (:data:`MISS_PENALTY_WORDS`) from its ``(w, h)``."""
+    sizes = np.asarray(image_sizes, dtype=float).reshape(-1, 2)
+    return 0.5 * np.hypot(sizes[:, 0], sizes[:, 1])
+
+
+def scored_errors(gt: np.ndarray, pred: np.ndarray, penalty: np.ndarray | float) -> np.ndarray:
+    """``(n, k)`` errors with each labelled keypoint that has no location counted as its
+    frame's ``penalty``; NaN only where not labelled."""
+    err = keypoint_errors(gt, pred)
+    penalty = np.broadcast_to(np.asarray(penalty, dtype=float).reshape(-1, 1), err.shape)
+    miss = labeled_mask(gt) & ~np.isfinite(err)
+    return np.where(miss, penalty, err)
+
+
+def apply_cutoff(pred: np.ndarray, cutoff: float | None) -> np.ndarray:
+    """``pred`` with the locations whose score is below ``cutoff`` made misses (NaN x, y);
+    a copy. ``None``: unchanged."""
+    out = np.array(pred, dtype=float)
+    if cutoff is not None and out.shape[-1] >= 3:
+        with np.errstate(invalid="ignore"):
+            out[out[..., 2] < cutoff, :2] = np.nan
+    return out
+
+
 def threshold_key(t: float) -> str:
     """How a PCK threshold is written in JSON keys and metric names: ``5``, ``2.5``."""
     return f"{float(t):g}"
@@ -219,6 +260,7 @@ def summarize(
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     n_boot: int = 1000,
     seed: int = 0,
+    miss_penalty: np.ndarray | float | None = None,
 ) -> dict:
     """All accuracy metrics, overall and per keypoint (the ``kpbench evaluate --json`` object).
 
@@ -229,12 +271,14 @@ def summarize(
         thresholds: PCK thresholds in pixels.
         n_boot: Bootstrap replicates for ``mean_px_ci95``.
         seed: Seed of the bootstrap.
+        miss_penalty: Per-frame ``(n,)`` (or one) error counted for a miss in
+            ``mean_px_all`` (:func:`miss_penalty_px`); None leaves ``mean_px_all`` out.
 
     Returns:
         Keys ``n_frames``, ``n_labeled``, ``detection_rate``, ``mean_px``, ``median_px``,
         ``rmse_px``, ``p90_px``, ``p95_px``, ``pck`` (threshold string -> share),
-        ``mean_px_ci95`` ([low, high]) and ``per_keypoint`` (name -> the same, without CI).
-        Undefined values are ``None``.
+        ``mean_px_ci95`` ([low, high]), ``mean_px_all`` (with a ``miss_penalty``) and
+        ``per_keypoint`` (name -> the same, without CI). Undefined values are ``None``.
     """
     err = keypoint_errors(gt, pred)
     if len(keypoints) != err.shape[1]:
@@ -246,7 +290,17 @@ def summarize(
     out["per_keypoint"] = {
         name: _scalars(err[:, j], labeled[:, j], n, thresholds) for j, name in enumerate(keypoints)
     }
+    if miss_penalty is not None:
+        scored = scored_errors(gt, pred, miss_penalty)
+        out["mean_px_all"] = _mean_or_none(scored)
+        for j, name in enumerate(keypoints):
+            out["per_keypoint"][name]["mean_px_all"] = _mean_or_none(scored[:, j])
     return out
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    ok = values[np.isfinite(values)]
+    return float(ok.mean()) if ok.size else None
 
 
 def _metric_rows(keypoint: str, m: dict) -> list[tuple[str, str, float]]:
@@ -254,6 +308,8 @@ def _metric_rows(keypoint: str, m: dict) -> list[tuple[str, str, float]]:
         return float("nan") if v is None else float(v)
 
     rows = [(keypoint, k, num(m[k])) for k in SCALAR_KEYS]
+    if "mean_px_all" in m:
+        rows.append((keypoint, "mean_px_all", num(m["mean_px_all"])))
     if "mean_px_ci95" in m:
         low, high = m["mean_px_ci95"]
         rows += [
@@ -339,13 +395,38 @@ def paired_difference(
         that includes 0 means the two are not distinguishable on this data.
     """
     labeled = labeled_mask(gt)
-    err_a, err_b = keypoint_errors(gt, pred_a), keypoint_errors(gt, pred_b)
     if miss_penalty is None:
-        used = labeled & np.isfinite(err_a) & np.isfinite(err_b)
+        err_a, err_b = keypoint_errors(gt, pred_a), keypoint_errors(gt, pred_b)
     else:
-        used = labeled
-        err_a = np.where(labeled & ~np.isfinite(err_a), miss_penalty, err_a)
-        err_b = np.where(labeled & ~np.isfinite(err_b), miss_penalty, err_b)
+        err_a = scored_errors(gt, pred_a, miss_penalty)
+        err_b = scored_errors(gt, pred_b, miss_penalty)
+    err_a[~labeled], err_b[~labeled] = np.nan, np.nan
+    return paired_error_difference(err_a, err_b, n_boot=n_boot, seed=seed, level=level)
+
+
+def paired_error_difference(
+    err_a: np.ndarray,
+    err_b: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float | None, float | None, float | None]:
+    """Mean of ``err_a - err_b`` over the keypoints both have, with a paired bootstrap
+    interval resampling rows (test frames) with replacement.
+
+    Args:
+        err_a: ``(n_frames, k)`` errors of adapter A, NaN where not compared.
+        err_b: The same keypoints' errors of adapter B.
+        n_boot: Bootstrap replicates (0: no interval).
+        seed: Seed of the resampling.
+        level: Confidence level.
+
+    Returns:
+        ``(difference, low, high)``; all None when no keypoint can be compared.
+    """
+    err_a, err_b = np.asarray(err_a, dtype=float), np.asarray(err_b, dtype=float)
+    used = np.isfinite(err_a) & np.isfinite(err_b)
     if not used.any():
         return None, None, None
     diff = np.where(used, err_a - err_b, 0.0)

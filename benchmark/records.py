@@ -87,6 +87,42 @@ class Timing:
     predict_fps: float | None
     peak_rss_mb: float
     threads: int
+    #: Framework import and data conversion before training proper (not in ``train_s``).
+    setup_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainingInfo:
+    """How training ended, measured by the harness's clock (:mod:`benchmark.budget`).
+
+    Attributes:
+        budget_s: The run's training budget (None: no budget).
+        stopped_by_budget: The budget ended training before the adapter's schedule did.
+        epochs_done: Epochs finished.
+        epochs_planned: Epochs the adapter's schedule had (None when it did not say).
+    """
+
+    budget_s: float | None = None
+    stopped_by_budget: bool = False
+    epochs_done: int = 0
+    epochs_planned: int | None = None
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """A learning-curve snapshot: when it was taken and its test-frame predictions.
+
+    Attributes:
+        epoch: Epochs finished when the snapshot was taken.
+        train_s: Training seconds (the harness's clock) at that moment.
+        predictions: Prediction file, relative to the job folder (None if it failed).
+        error: Why predicting with this snapshot failed.
+    """
+
+    epoch: int
+    train_s: float
+    predictions: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +145,10 @@ class WorkerResult:
         framework_version: Version of the wrapped framework.
         notes: What the adapter recorded about training (``kpbench_notes.json``).
         environment: Interpreter, torch, device and framework versions of the worker.
+        training: Budget and how training ended.
+        curve: The learning-curve snapshots, in training order (the final model is not
+            among them: it is the curve's last point).
+        score_cutoff: The framework's own score cutoff (the predictor's ``score_cutoff``).
     """
 
     model_dir: str
@@ -118,6 +158,9 @@ class WorkerResult:
     framework_version: str | None
     notes: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    training: TrainingInfo = field(default_factory=TrainingInfo)
+    curve: list[CurvePoint] = field(default_factory=list)
+    score_cutoff: float | None = None
     status: str = "done"
     schema: int = SCHEMA
 
@@ -145,8 +188,8 @@ class JobRecord:
         error: Why the job failed or was skipped.
         stderr_tail: Last lines of the worker's stderr when it failed.
         metrics: The harness's metrics of the job's predictions (``metrics.summarize``).
-        model_dir, timing, model, framework_version, notes, environment: From the worker's
-            :class:`WorkerResult` (done jobs only).
+        model_dir, timing, model, framework_version, notes, environment, training, curve,
+            score_cutoff: From the worker's :class:`WorkerResult` (done jobs only).
     """
 
     job_id: str
@@ -168,6 +211,9 @@ class JobRecord:
     framework_version: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    training: TrainingInfo | None = None
+    curve: list[CurvePoint] = field(default_factory=list)
+    score_cutoff: float | None = None
     schema: int = SCHEMA
 
     def __post_init__(self) -> None:
@@ -191,6 +237,9 @@ class JobRecord:
             framework_version=result.framework_version,
             notes=result.notes,
             environment=result.environment,
+            training=result.training,
+            curve=list(result.curve),
+            score_cutoff=result.score_cutoff,
         )
 
     def ended(self, status: str, error: str, stderr_tail: str = "") -> JobRecord:
@@ -321,12 +370,26 @@ def from_plain(cls: type[R], data: Any, path: Path) -> R:
             continue
         value = data[f.name]
         nested = _record_type(hints[f.name])
-        values[f.name] = from_plain(nested, value, path) if nested and value is not None else value
+        item = _list_item_type(hints[f.name])
+        if nested and value is not None:
+            value = from_plain(nested, value, path)
+        elif item and isinstance(value, list):
+            value = [from_plain(item, v, path) for v in value]
+        values[f.name] = value
     values.pop("schema", None)  # a record read is held (and rewritten) as this schema
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise InputError(path, f"not a valid {cls.__name__} record ({exc})") from None
+
+
+def _list_item_type(hint: Any) -> type | None:
+    """The record class of a ``list[Record]`` field, if it is one."""
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        if dataclasses.is_dataclass(item) and isinstance(item, type):
+            return item
+    return None
 
 
 def _record_type(hint: Any) -> type | None:

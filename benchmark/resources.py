@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def thread_env(threads: int) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +26,13 @@ def _relative(ds: Dataset) -> np.ndarray:
     return ds.points / sizes
 
 
+def _write_mean(folder: Path, relative: np.ndarray) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a keypoint with no label yet
+        mean = np.nanmean(relative, axis=0)
+    (folder / "mean.json").write_text(json.dumps(np.nan_to_num(mean, nan=0.5).tolist()))
+
+
 class MeanPoseAdapter(Adapter):
     """Predicts every keypoint at its mean relative position in the training frames."""
 
@@ -32,19 +40,28 @@ class MeanPoseAdapter(Adapter):
     default_config: ClassVar[Mapping[str, Any]] = {"epochs": 3, "sleep_s": 0.0}
 
     def train(self, train, val, workdir, config, seed) -> Path:
+        """Mean over the first ``epoch`` training frames after each epoch (all of them at
+        the end), so snapshots differ from the final model; ``sleep_s`` is spread over the
+        epochs."""
         config = self.resolve_config(config)
-        for epoch in range(1, config["epochs"] + 1):
-            time.sleep(config["sleep_s"] / config["epochs"])
-            self.report_progress(epoch, config["epochs"], loss=1.0 / epoch)
-        mean = np.nanmean(_relative(train), axis=0)
+        relative = _relative(train)
+        self.training_starts()
+        epochs, epoch = config["epochs"], 0
+        for epoch in range(1, epochs + 1):
+            time.sleep(config["sleep_s"] / epochs)
+            answer = self.end_epoch(epoch, epochs, loss=1.0 / epoch)
+            if answer.snapshot is not None:
+                _write_mean(answer.snapshot, relative[:epoch])
+            if answer.stop:
+                break
         model_dir = Path(workdir) / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
-        (model_dir / "mean.json").write_text(json.dumps(np.nan_to_num(mean, nan=0.5).tolist()))
-        write_notes(model_dir, {"kind": "mean pose"})
+        _write_mean(model_dir, relative)
+        write_notes(model_dir, {"kind": "mean pose", "epochs_run": epoch})
         return model_dir
 
-    def load(self, model_dir: Path, workdir: Path) -> Predictor:
-        mean = np.array(json.loads((Path(model_dir) / "mean.json").read_text()))
+    def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> Predictor:
+        mean = np.array(json.loads((Path(snapshot or model_dir) / "mean.json").read_text()))
 
         def predict(frames: Dataset) -> np.ndarray:
             sizes = np.array(frames.image_sizes(), dtype=float)[:, None, :]
@@ -71,7 +88,7 @@ class FailingAdapter(Adapter):
             time.sleep(3600)
         raise RuntimeError("deliberate failure in FailingAdapter.train")
 
-    def load(self, model_dir: Path, workdir: Path) -> Predictor:
+    def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> Predictor:
         raise AssertionError("never reached")
 
 
@@ -93,8 +110,8 @@ class VideoMeanPoseAdapter(MeanPoseAdapter):
         (model_dir / "video.json").write_text(json.dumps({"video_frames": limit}))
         return model_dir
 
-    def load(self, model_dir: Path, workdir: Path) -> Predictor:
-        mean = np.array(json.loads((Path(model_dir) / "mean.json").read_text()))
+    def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> Predictor:
+        mean = np.array(json.loads((Path(snapshot or model_dir) / "mean.json").read_text()))
         limit = json.loads((Path(model_dir) / "video.json").read_text())["video_frames"]
         return _VideoMeanPosePredictor(mean, limit)
 

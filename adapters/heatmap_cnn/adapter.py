@@ -9,7 +9,8 @@ from adapters.torch_common import COMMON_DEFAULTS, COMMON_RULES, TorchNetAdapter
 
 
 class HeatmapAdapter(TorchNetAdapter):
-    """Light UNet predicting one heatmap per keypoint; low peaks become NaN (not detected)."""
+    """Light UNet predicting one heatmap per keypoint; its peak value is the score, and
+    ``threshold`` is its own cutoff (the predictor's ``score_cutoff``)."""
 
     name: ClassVar[str] = "heatmap"
     model_module: ClassVar[str] = "adapters.heatmap_cnn.model"
@@ -18,7 +19,7 @@ class HeatmapAdapter(TorchNetAdapter):
         "width": 16,  # channels of the first stage; doubled at each of 3 downsamplings
         "output_stride": 4,  # heatmap resolution: 2 or 4 network-input pixels per cell
         "sigma": 3.0,  # Gaussian target radius in network-input pixels
-        "threshold": 0.2,  # peak value below which a keypoint is "not detected" (NaN)
+        "threshold": 0.2,  # own cutoff: peaks below it count as "not detected" in that view
         "loss": "bce",  # per-pixel sigmoid cross-entropy ("bce") or squared error ("mse")
     }
     option_rules: ClassVar[dict[str, Rule]] = {

@@ -6,13 +6,12 @@ network-input pixels at each labelled point, fitted through a sigmoid with per-p
 cross-entropy (as DeepLabCut's score maps; ``loss: mse`` for squared error, as SLEAP);
 unlabelled points are left out of the loss.
 A peak's position is refined by fitting a parabola to the log heatmap around the argmax
-(exact for a Gaussian); its confidence is the peak value, and below ``threshold`` the point
-is not detected (NaN).
+(exact for a Gaussian); its confidence is the peak value. Below ``threshold`` a point is
+"not detected" in the network's own-cutoff view, which the harness applies.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -123,7 +122,8 @@ def loss(
 def decode(output: torch.Tensor, config: Mapping[str, Any], size: tuple[int, int]) -> np.ndarray:
     """Heatmaps to ``(B, K, 3)``: refined peak x, y (network-input pixels) and peak value.
 
-    The score is the peak clipped to [0, 1]; x, y are NaN where it is below ``threshold``.
+    The score is the peak clipped to [0, 1]. Every keypoint gets a location, however low its
+    peak: ``threshold`` is the predictor's ``score_cutoff``, applied by the harness.
     """
     hm = torch.sigmoid(output.float())
     b, k, h, w = hm.shape
@@ -152,7 +152,4 @@ def decode(output: torch.Tensor, config: Mapping[str, Any], size: tuple[int, int
     x = (ix.float() + dx + 0.5) * sx - 0.5
     y = (iy.float() + dy + 0.5) * sy - 0.5
     score = peak.clamp(0.0, 1.0)
-    pred = torch.stack([x, y, score], dim=-1).numpy().astype(np.float64)
-    miss = pred[..., 2] < float(config["threshold"])
-    pred[miss, :2] = math.nan
-    return pred
+    return torch.stack([x, y, score], dim=-1).numpy().astype(np.float64)

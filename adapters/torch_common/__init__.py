@@ -101,11 +101,12 @@ class TorchNetAdapter(Adapter):
 
         return engine.train(self, train, val, Path(workdir), self.resolve_config(config), seed)
 
-    def load(self, model_dir: Path, workdir: Path) -> Predictor:
-        """Load a trained model as an :class:`~adapters.torch_common.engine.NetPredictor`."""
+    def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> Predictor:
+        """Load a trained model (or one of its snapshots) as an
+        :class:`~adapters.torch_common.engine.NetPredictor`."""
         from adapters.torch_common import engine
 
-        return engine.load(self.model_module, Path(model_dir))
+        return engine.load(self.model_module, Path(model_dir), snapshot)
 
     def model_info(self, model_dir: Path) -> dict[str, Any]:
         """Parameter count (from ``model.json``) and size on disk of the model dir."""

@@ -282,6 +282,7 @@ def train(
         flip_perm = flip_permutation(train_set.skeleton)
         history: list[dict[str, float]] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        adapter.training_starts()
         for epoch in range(1, epochs + 1):
             losses = []
             for idx in _batches(len(images), batch_size, rng):
@@ -301,9 +302,14 @@ def train(
                 if best is None or record["val_loss"] < best[0]:
                     best = (record["val_loss"], epoch, copy.deepcopy(model.state_dict()))
             history.append(record)
-            adapter.report_progress(
+            answer = adapter.end_epoch(
                 epoch, epochs, **{k: v for k, v in record.items() if k != "epoch"}
             )
+            if answer.snapshot is not None:
+                with atomic_path(answer.snapshot / WEIGHTS_FILE) as tmp:
+                    torch.save(model.state_dict(), tmp)
+            if answer.stop:
+                break
         if best is not None:
             model.load_state_dict(best[2])
     model_dir = workdir / "model"
@@ -318,7 +324,8 @@ def train(
         "input_size": list(size),
         "n_params": count_params(model),
         "seed": seed,
-        "best_epoch": best[1] if best is not None else epochs,
+        "best_epoch": best[1] if best is not None else len(history),
+        "epochs_run": len(history),
         "history": history,
     }
     atomic_write_text(model_dir / MODEL_FILE, json.dumps(meta, indent=2))
@@ -342,6 +349,10 @@ class NetPredictor:
         self.config = dict(config)
         self.size = size
         self.keypoints = tuple(keypoints)
+        #: The network's own cutoff (heatmap: ``threshold``), applied by the harness.
+        self.score_cutoff: float | None = (
+            float(config["threshold"]) if "threshold" in config else None
+        )
 
     def __call__(self, frames: Dataset) -> np.ndarray:
         """Predict every frame of ``frames`` (its labels are ignored)."""
@@ -372,15 +383,17 @@ class NetPredictor:
         return out
 
 
-def load(model_module: str, model_dir: Path) -> NetPredictor:
-    """Load a model dir written by :func:`train`."""
+def load(model_module: str, model_dir: Path, snapshot: Path | None = None) -> NetPredictor:
+    """Load a model dir written by :func:`train` (with a snapshot's weights when given)."""
     meta_path = model_dir / MODEL_FILE
     if not meta_path.is_file() or not (model_dir / WEIGHTS_FILE).is_file():
         raise InputError(model_dir, f"not a trained model (needs {MODEL_FILE} and {WEIGHTS_FILE})")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     spec = model_spec(model_module)
     model = spec.build(meta["config"], len(meta["keypoints"]))
-    state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    weights = (Path(snapshot) if snapshot is not None else model_dir) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise InputError(weights.parent, f"holds no {WEIGHTS_FILE}")
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     size = (int(meta["input_size"][0]), int(meta["input_size"][1]))
     return NetPredictor(model, spec, meta["config"], size, meta["keypoints"])

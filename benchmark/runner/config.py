@@ -101,6 +101,25 @@ class SplitSpec:
 
 
 @dataclass(frozen=True)
+class BudgetSpec:
+    """The training budget every job of the run gets (``budget: {train_s: 300}``).
+
+    Attributes:
+        train_s: Seconds of training (the harness's clock, at the run's thread count);
+            a job whose training reaches it stops at its next epoch boundary, keeps its
+            latest weights and is done, "stopped by budget". None: each adapter's schedule
+            decides alone.
+    """
+
+    train_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _check("budget: train_s", self.train_s, Number(above=0, nullable=True))
+        if self.train_s is not None:
+            object.__setattr__(self, "train_s", float(self.train_s))
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything ``kpbench run`` needs; stored resolved in the run directory.
 
@@ -112,6 +131,7 @@ class RunConfig:
         seeds: Training seeds; each is its own job.
         threads: Torch/BLAS threads per job.
         thresholds: PCK thresholds in pixels.
+        budget: The training budget, the same for every adapter.
         overlay_frames: Test frames drawn per dataset in the report's overlay grid.
         track_videos: After training, run ``kpbench track`` for every adapter on each
             dataset's videos (``<dataset>/videos/*.mp4|avi``): true for every dataset, or a
@@ -125,6 +145,7 @@ class RunConfig:
     seeds: tuple[int, ...] = (0,)
     threads: int = 2
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    budget: BudgetSpec = BudgetSpec()
     overlay_frames: int = 6
     track_videos: bool | tuple[str, ...] = False
 
@@ -137,6 +158,13 @@ class RunConfig:
             _check("thresholds", threshold, POSITIVE)
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
         _check("overlay_frames", self.overlay_frames, Number(integer=True, min=0))
+        budget = self.budget.train_s
+        for spec in self.adapters:
+            if budget is not None and spec.timeout_s <= budget:
+                raise ValueError(
+                    f"adapter {spec.label!r}: timeout_s ({spec.timeout_s:g} s) must exceed "
+                    f"the training budget ({budget:g} s), with room for setup and prediction"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for YAML/JSON."""
@@ -162,6 +190,7 @@ class RunConfig:
             "seeds",
             "threads",
             "thresholds",
+            "budget",
             "overlay_frames",
             "track_videos",
         }
@@ -170,6 +199,7 @@ class RunConfig:
             datasets = tuple(_dataset_spec(d) for d in data.get("datasets") or [])
             adapters = tuple(_adapter_spec(a) for a in data.get("adapters") or [])
             split = SplitSpec(**_entry(SplitSpec, data.get("split") or {}, "split"))
+            budget = BudgetSpec(**_entry(BudgetSpec, data.get("budget") or {}, "budget"))
             config = cls(
                 name=str(data.get("name") or source.stem),
                 datasets=datasets,
@@ -178,6 +208,7 @@ class RunConfig:
                 seeds=_list(data, "seeds", [0]),
                 threads=data.get("threads", 2),
                 thresholds=_list(data, "thresholds", list(DEFAULT_THRESHOLDS)),
+                budget=budget,
                 overlay_frames=data.get("overlay_frames", 6),
                 track_videos=_track_videos(data.get("track_videos", False)),
             )

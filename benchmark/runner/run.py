@@ -256,7 +256,6 @@ def execute_job(
     import shutil
 
     from benchmark import envs
-    from benchmark.metrics import summarize
     from benchmark.registry import load_class
 
     folder = job_dir(run_dir, job)
@@ -298,6 +297,7 @@ def execute_job(
         "adapter_config": job.adapter.config,
         "seed": job.seed,
         "threads": config.threads,
+        "budget_s": config.budget.train_s,
         "workdir": str(folder / "work"),
         "result_path": str(folder / "result.json"),
         "progress_path": str(folder / "progress.json"),
@@ -311,9 +311,8 @@ def execute_job(
     result_path = folder / "result.json"
     if rc == 0 and result_path.is_file():
         result = read_record(result_path, WorkerResult)
-        record = record.finished(
-            result, _job_metrics(config, ds, split, folder, job.adapter.label, summarize)
-        )
+        metrics = _job_metrics(config, ds, split, folder, job.adapter.label, result)
+        record = record.finished(result, metrics)
     else:
         detail = _last_error_line(stderr_tail)
         record = record.ended("failed", f"{how}: {detail}" if detail else how, stderr_tail)
@@ -327,14 +326,21 @@ def _empty(ds: Dataset) -> dict[str, Any]:
 
 
 def _job_metrics(
-    config: RunConfig, ds: Dataset, split: Split, folder: Path, scorer: str, summarize: Any
+    config: RunConfig, ds: Dataset, split: Split, folder: Path, scorer: str, result: WorkerResult
 ) -> dict[str, Any]:
-    """Metrics of a finished job from its stored predictions; also writes its frame errors."""
-    from benchmark.io.predictions import align_predictions, read_predictions, write_dlc_predictions
-    from benchmark.metrics import keypoint_errors
+    """Metrics of a finished job from its stored predictions.
+
+    Headline metrics count every location the adapter returned; ``own_cutoff`` holds the
+    same with the framework's own score cutoff applied (its users' view). Also writes the
+    job's frame errors and its learning curve (``curve.csv``: the metrics of each snapshot,
+    then of the final model).
+    """
+    from benchmark.io.predictions import write_dlc_predictions
+    from benchmark.metrics import apply_cutoff, miss_penalty_px, scored_errors, summarize
 
     pred_path = folder / "predictions.csv"
-    stored = read_predictions(pred_path)
+    test = ds.subset(split.test)
+    stored, pred = _read_job_predictions(test, pred_path)
     # An h5 twin, as DeepLabCut writes predictions (movement's file reader takes the h5);
     # written here, not by the worker, whose environment may lack PyTables.
     write_dlc_predictions(
@@ -344,31 +350,91 @@ def _job_metrics(
         stored.values,
         scorer=scorer,
     )
-    test = ds.subset(split.test)
-    pred = align_predictions(test, stored, pred_path)
-    errors = keypoint_errors(test.points, pred)
+    penalty = miss_penalty_px(test.image_sizes())
+    errors = scored_errors(test.points, pred, penalty)
+    detected = np.isfinite(pred[..., :2]).all(axis=-1)
     rows = [
-        {"frame_id": fid, "keypoint": kp, "error_px": errors[i, j]}
+        {
+            "frame_id": fid,
+            "keypoint": kp,
+            "error_px": errors[i, j] if detected[i, j] else np.nan,
+            "scored_px": errors[i, j],
+        }
         for i, fid in enumerate(test.frame_ids)
         for j, kp in enumerate(test.keypoints)
         if test.labeled[i, j]
     ]
-    frame = pd.DataFrame(rows, columns=["frame_id", "keypoint", "error_px"])
+    frame = pd.DataFrame(rows, columns=["frame_id", "keypoint", "error_px", "scored_px"])
     atomic_write_text(folder / "frame_errors.csv", frame.to_csv(index=False))
-    return summarize(test.points, pred, test.keypoints, thresholds=config.thresholds, seed=0)
+
+    def scores(values: np.ndarray, n_boot: int = 1000) -> dict[str, Any]:
+        return summarize(
+            test.points,
+            values,
+            test.keypoints,
+            thresholds=config.thresholds,
+            seed=0,
+            n_boot=n_boot,
+            miss_penalty=penalty,
+        )
+
+    metrics = scores(pred)
+    if result.score_cutoff is not None:
+        metrics["own_cutoff"] = {
+            "score_cutoff": result.score_cutoff,
+            **scores(apply_cutoff(pred, result.score_cutoff), n_boot=0),
+        }
+    curve = []
+    for point in [*result.curve, None]:
+        if point is not None and point.predictions is None:
+            continue  # a snapshot that could not predict (its error is in job.json)
+        if point is None:
+            epoch, train_s, final, values = result.training.epochs_done, None, True, pred
+        else:
+            _, values = _read_job_predictions(test, folder / point.predictions)
+            epoch, train_s, final = point.epoch, point.train_s, False
+        summary = scores(values, n_boot=0)
+        for key, value in summary.items():
+            if isinstance(value, int | float) or value is None:
+                curve.append([epoch, train_s, final, key, value])
+        curve += [[epoch, train_s, final, f"pck@{t}", v] for t, v in summary["pck"].items()]
+    table = pd.DataFrame(curve, columns=["epoch", "train_s", "final", "metric", "value"])
+    table.loc[table["final"], "train_s"] = result.timing.train_s
+    atomic_write_text(folder / "curve.csv", table.to_csv(index=False))
+    return metrics
+
+
+def _read_job_predictions(test: Dataset, path: Path) -> tuple[Any, np.ndarray]:
+    """A job's stored prediction file and its values aligned to the test frames."""
+    from benchmark.io.predictions import align_predictions, read_predictions
+
+    stored = read_predictions(path)
+    return stored, align_predictions(test, stored, path)
 
 
 # ----------------------------------------------------------------------------- tables
-TIMING_KEYS = ("train_s", "train_cpu_s", "load_s", "predict_fps", "peak_rss_mb", "threads")
+TIMING_KEYS = (
+    "train_s",
+    "train_cpu_s",
+    "setup_s",
+    "load_s",
+    "predict_fps",
+    "peak_rss_mb",
+    "threads",
+)
+TRAINING_KEYS = ("budget_s", "stopped_by_budget", "epochs_done", "epochs_planned")
 MODEL_KEYS = ("n_params", "model_mb")
+#: Prefix of the metric names that apply the framework's own score cutoff.
+CUTOFF_PREFIX = "cutoff_"
+KEY_COLUMNS = ["run", "dataset", "fold", "adapter", "seed"]
 
 
 def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rebuild ``metrics.csv`` and ``frame_errors.csv`` from the finished jobs' folders."""
+    """Rebuild ``metrics.csv``, ``frame_errors.csv`` and ``curves.csv`` from the finished
+    jobs' folders."""
     from benchmark.metrics import tidy_rows
 
-    key_cols = ["run", "dataset", "fold", "adapter", "seed"]
-    metric_rows, error_frames = [], []
+    metric_rows, error_frames, curve_frames = [], [], []
     for job_json in sorted((run_dir / "jobs").glob(f"*/{JOB_JSON}")):
         rec = read_record(job_json, JobRecord)
         if rec.status != "done":
@@ -377,24 +443,44 @@ def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataF
         key = [run_name, rec.dataset, rec.fold, rec.adapter, rec.seed]
         for keypoint, metric, value in tidy_rows(rec.metrics):
             metric_rows.append([*key, keypoint, metric, value])
+        if "own_cutoff" in rec.metrics:
+            for keypoint, metric, value in tidy_rows(rec.metrics["own_cutoff"]):
+                metric_rows.append([*key, keypoint, CUTOFF_PREFIX + metric, value])
+            cutoff = rec.metrics["own_cutoff"]["score_cutoff"]
+            metric_rows.append([*key, "all", "score_cutoff", cutoff])
         for name in TIMING_KEYS:
             metric_rows.append([*key, "all", name, getattr(rec.timing, name)])
+        if rec.training is not None:
+            for name in TRAINING_KEYS:
+                value = getattr(rec.training, name)
+                metric_rows.append([*key, "all", name, float(value) if value is not None else None])
         for name in MODEL_KEYS:
             metric_rows.append([*key, "all", name, getattr(rec.model, name)])
-        errors = pd.read_csv(job_json.parent / "frame_errors.csv", dtype={"frame_id": str})
-        for col, value in zip(key_cols, key, strict=True):
-            errors.insert(key_cols.index(col), col, value)
-        error_frames.append(errors)
-    metrics = pd.DataFrame(metric_rows, columns=[*key_cols, "keypoint", "metric", "value"])
+        error_frames.append(_with_key(job_json.parent / "frame_errors.csv", key))
+        if (job_json.parent / "curve.csv").is_file():
+            curve_frames.append(_with_key(job_json.parent / "curve.csv", key))
+    metrics = pd.DataFrame(metric_rows, columns=[*KEY_COLUMNS, "keypoint", "metric", "value"])
     metrics["value"] = pd.to_numeric(metrics["value"], errors="coerce")
-    errors = (
-        pd.concat(error_frames, ignore_index=True)
-        if error_frames
-        else pd.DataFrame(columns=[*key_cols, "frame_id", "keypoint", "error_px"])
-    )
+    errors = _concat(error_frames, ["frame_id", "keypoint", "error_px", "scored_px"])
+    curves = _concat(curve_frames, ["epoch", "train_s", "final", "metric", "value"])
     atomic_write_text(run_dir / "metrics.csv", metrics.to_csv(index=False))
     atomic_write_text(run_dir / "frame_errors.csv", errors.to_csv(index=False))
+    atomic_write_text(run_dir / "curves.csv", curves.to_csv(index=False))
     return metrics, errors
+
+
+def _with_key(path: Path, key: list[Any]) -> pd.DataFrame:
+    """A job's table with the job's key columns in front."""
+    table = pd.read_csv(path, dtype={"frame_id": str})
+    for i, (col, value) in enumerate(zip(KEY_COLUMNS, key, strict=True)):
+        table.insert(i, col, value)
+    return table
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame(columns=[*KEY_COLUMNS, *columns])
 
 
 # ----------------------------------------------------------------------------- the run
@@ -444,7 +530,8 @@ def _check_same_config(run_dir: Path, manifest: RunManifest, config: RunConfig) 
         return {k: v for k, v in cfg.items() if k not in AFTER_TRAINING_KEYS}
 
     new = json.loads(json.dumps(config.to_dict()))
-    if jobs_part(manifest.config) != jobs_part(new):
+    old = {"budget": {"train_s": None}, **manifest.config}  # runs from before budgets
+    if jobs_part(old) != jobs_part(new):
         raise InputError(
             run_dir, "this run directory was made with a different config; use another --out"
         )

@@ -1,16 +1,21 @@
 """One job in its own process: train, load, predict, and report timings through JSON files.
 
 Run as ``python -m benchmark.runner.worker SPEC.json``. The spec (written by the runner)
-holds the adapter, its config, the seed, the thread count and the train/val/test frames as
-plain data; test labels are never passed. On success the worker writes the predictions
-(DLC-style CSV) and ``result.json``; on failure it exits non-zero and the runner records the
+holds the adapter, its config, the seed, the thread count, the training budget and the
+train/val/test frames as plain data; test labels are never passed. On success the worker
+writes the predictions (DLC-style CSV), one prediction file per learning-curve snapshot
+(``curve/``) and ``result.json``; on failure it exits non-zero and the runner records the
 tail of its stderr.
+
+Training time is the harness's clock (:class:`benchmark.budget.TrainingClock`), from the
+adapter's ``training_starts()`` to the return of ``train``; the setup before it (framework
+import, data conversion) is ``setup_s``. Predicting with the snapshots comes after the
+final model's timed prediction and is not timed.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
 import time
@@ -19,9 +24,17 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.budget import TrainingClock
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.paths import atomic_write_text
-from benchmark.records import ModelInfo, Timing, WorkerResult, write_record
+from benchmark.records import (
+    CurvePoint,
+    ModelInfo,
+    Timing,
+    TrainingInfo,
+    WorkerResult,
+    write_record,
+)
 from benchmark.resources import peak_rss_mb, set_threads
 
 
@@ -58,12 +71,6 @@ def dataset_from_plain(data: dict[str, Any]) -> Dataset | None:
     )
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and its finished children."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
 def run_job(spec: dict[str, Any]) -> WorkerResult:
     """Train, load and predict as ``spec`` says; returns the result record."""
     from adapters.base import check_predictions, read_notes
@@ -77,51 +84,100 @@ def run_job(spec: dict[str, Any]) -> WorkerResult:
         atomic_write_text(progress_path, json.dumps({**values, "time": time.time()}))
 
     progress({"phase": "setting up (framework import, data conversion)"})
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    budget_s = spec.get("budget_s")
+    clock = TrainingClock(budget_s=budget_s, snapshot_root=workdir / "snapshots")
     adapter_cls = load_class(spec["adapter"])
-    adapter = adapter_cls(progress=progress)
+    adapter = adapter_cls(progress=progress, clock=clock)
     config = adapter_cls.resolve_config(spec["adapter_config"])
     train = dataset_from_plain(spec["train"])
     val = dataset_from_plain(spec["val"])
     test = dataset_from_plain(spec["test"])
     assert train is not None and test is not None
-    workdir = Path(spec["workdir"])
-    workdir.mkdir(parents=True, exist_ok=True)
 
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    model_dir = adapter.train(train, val, workdir, config, int(spec["seed"]))
-    train_s, train_cpu_s = time.perf_counter() - t0, _cpu_seconds() - cpu0
+    model_dir = Path(adapter.train(train, val, workdir, config, int(spec["seed"])))
+    train_s, train_cpu_s, setup_s = clock.elapsed(), clock.elapsed_cpu(), clock.setup_s
 
     progress({"phase": "loading the model and predicting the test frames"})
     t0 = time.perf_counter()
-    predictor = adapter.load(Path(model_dir), workdir)
+    predictor = adapter.load(model_dir, workdir)
     load_s = time.perf_counter() - t0
     predictor(test.subset(test.frame_ids[:1]))  # warm-up, not timed
     t0 = time.perf_counter()
     pred = predictor(test)
     predict_s = time.perf_counter() - t0
     pred = check_predictions(pred, test, spec["adapter"])
-
     write_dlc_predictions(
         Path(spec["predictions_path"]), test.frame_ids, test.keypoints, pred, scorer=spec["label"]
     )
-    notes = read_notes(Path(model_dir))
+    score_cutoff = getattr(predictor, "score_cutoff", None)
+    timing = Timing(
+        train_s=train_s,
+        train_cpu_s=train_cpu_s,
+        load_s=load_s,
+        predict_s=predict_s,
+        predict_fps=test.n_frames / predict_s if predict_s > 0 else None,
+        peak_rss_mb=peak_rss_mb(),
+        threads=int(spec["threads"]),
+        setup_s=setup_s,
+    )
+    del predictor
+    curve = _predict_snapshots(adapter, model_dir, workdir, test, clock, spec, progress)
     return WorkerResult(
         model_dir=str(model_dir),
-        timing=Timing(
-            train_s=train_s,
-            train_cpu_s=train_cpu_s,
-            load_s=load_s,
-            predict_s=predict_s,
-            predict_fps=test.n_frames / predict_s if predict_s > 0 else None,
-            peak_rss_mb=peak_rss_mb(),
-            threads=int(spec["threads"]),
-        ),
-        model=ModelInfo(**adapter.model_info(Path(model_dir))),
+        timing=timing,
+        model=ModelInfo(**adapter.model_info(model_dir)),
         adapter_config=config,
         framework_version=adapter_cls.version(),
-        notes=notes,
+        notes=read_notes(model_dir),
         environment={**_environment(), **adapter_cls.environment_info()},
+        training=TrainingInfo(
+            budget_s=budget_s,
+            stopped_by_budget=clock.stopped_by_budget,
+            epochs_done=clock.epochs_done,
+            epochs_planned=clock.epochs_planned,
+        ),
+        curve=curve,
+        score_cutoff=None if score_cutoff is None else float(score_cutoff),
     )
+
+
+def _predict_snapshots(
+    adapter: Any,
+    model_dir: Path,
+    workdir: Path,
+    test: Dataset,
+    clock: TrainingClock,
+    spec: dict[str, Any],
+    progress: Any,
+) -> list[CurvePoint]:
+    """Predict the test frames with every snapshot the clock asked for (not timed).
+
+    A snapshot that cannot be loaded or predicted is recorded with its error; the job's
+    final model is unaffected.
+    """
+    from adapters.base import check_predictions
+    from benchmark.io.predictions import write_dlc_predictions
+
+    job_folder = Path(spec["predictions_path"]).parent
+    points = []
+    for i, snap in enumerate(clock.snapshots, start=1):
+        progress({"phase": f"learning curve: snapshot {i} of {len(clock.snapshots)}"})
+        rel = f"curve/epoch-{snap.epoch:05d}.csv"
+        try:
+            pred = adapter.load(model_dir, workdir, snapshot=snap.path)(test)
+            pred = check_predictions(pred, test, spec["adapter"])
+            write_dlc_predictions(
+                job_folder / rel, test.frame_ids, test.keypoints, pred, scorer=spec["label"]
+            )
+        except Exception as exc:
+            points.append(
+                CurvePoint(snap.epoch, snap.train_s, None, f"{type(exc).__name__}: {exc}")
+            )
+            continue
+        points.append(CurvePoint(snap.epoch, snap.train_s, rel))
+    return points
 
 
 def _environment() -> dict[str, Any]:

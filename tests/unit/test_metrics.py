@@ -308,15 +308,16 @@ def test_the_metric_table_names_every_metric_of_a_summary_once() -> None:
 
     gt = np.array([[[0.0, 0.0], [10.0, 0.0]]])
     pred = np.array([[[3.0, 4.0, 1.0], [np.nan, np.nan, 0.1]]])
-    summary = summarize(gt, pred, ["a", "b"], thresholds=[5, 2.5], n_boot=0)
+    summary = summarize(gt, pred, ["a", "b"], thresholds=[5, 2.5], n_boot=0, miss_penalty=100.0)
     table = accuracy_metrics([5, 2.5])
     names = [m.name for m in table]
     assert names == [
-        "mean_px", "median_px", "rmse_px", "p90_px", "p95_px", "pck@5", "pck@2.5",
+        "mean_px_all", "mean_px", "median_px", "rmse_px", "p90_px", "p95_px", "pck@5", "pck@2.5",
         "detection_rate",
     ]  # fmt: skip
     values = {m.name: m.value(summary) for m in table}
     assert values["mean_px"] == 5.0 and values["detection_rate"] == 0.5
+    assert values["mean_px_all"] == (5.0 + 100.0) / 2  # the miss counted at the penalty
     assert values["pck@5"] == 0.5 and values["pck@2.5"] == 0.0
     assert metric("pck@2.5").label == "PCK@2.5" and metric("pck@2.5").better == "higher"
     assert metric("median_px").unit == "px" and metric("median_px").better == "lower"
@@ -365,3 +366,24 @@ def test_the_best_and_its_ties() -> None:
     best, ties = tied_with_best(means, lambda x, y: intervals[(x, y)])
     assert best == "a" and ties == ["b"]
     assert tied_with_best({"d": float("nan")}, lambda x, y: (0, 0)) == (None, [])
+
+
+def test_scored_errors_count_misses_at_each_frames_penalty() -> None:
+    from benchmark.metrics import miss_penalty_px, scored_errors
+
+    gt = np.array([[[0.0, 0.0], [np.nan, np.nan]], [[0.0, 0.0], [1.0, 1.0]]])
+    pred = np.array([[[3.0, 4.0, 1], [5.0, 5.0, 1]], [[np.nan, np.nan, 0], [1.0, 2.0, 1]]])
+    penalty = miss_penalty_px([(6, 8), (60, 80)])
+    np.testing.assert_allclose(penalty, [5.0, 50.0])
+    got = scored_errors(gt, pred, penalty)
+    np.testing.assert_allclose(got, [[5.0, np.nan], [50.0, 1.0]])  # unlabelled stays NaN
+
+
+def test_apply_cutoff_makes_low_scores_misses_and_keeps_the_input() -> None:
+    from benchmark.metrics import apply_cutoff
+
+    pred = np.array([[[1.0, 2.0, 0.1], [3.0, 4.0, 0.9], [np.nan, np.nan, np.nan]]])
+    cut = apply_cutoff(pred, 0.5)
+    assert np.isnan(cut[0, 0, :2]).all() and (cut[0, 1, :2] == [3.0, 4.0]).all()
+    assert cut[0, 0, 2] == 0.1 and pred[0, 0, 0] == 1.0
+    np.testing.assert_array_equal(apply_cutoff(pred, None), pred)

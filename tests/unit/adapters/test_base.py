@@ -14,6 +14,7 @@ import pytest
 from adapters.base import (
     NOTES_FILE,
     Adapter,
+    EpochEnd,
     ImagePredictor,
     Predictor,
     VideoPredictor,
@@ -24,6 +25,7 @@ from adapters.deeplabcut.adapter import DeepLabCutPredictor, _epoch_progress
 from adapters.deepposekit.adapter import DeepPoseKitPredictor
 from adapters.sleap.adapter import SleapPredictor
 from adapters.torch_common.engine import NetPredictor
+from benchmark.budget import TrainingClock
 
 
 class _Recording(Adapter):
@@ -32,7 +34,7 @@ class _Recording(Adapter):
     def train(self, train, val, workdir, config, seed) -> Path:  # pragma: no cover
         raise NotImplementedError
 
-    def load(self, model_dir, workdir) -> Predictor:  # pragma: no cover
+    def load(self, model_dir, workdir, snapshot=None) -> Predictor:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -46,17 +48,26 @@ def test_notes_round_trip(tmp_path: Path) -> None:
     assert read_notes(tmp_path) == {"pretrained": False, "where": str(tmp_path)}
 
 
-def test_report_progress_leaves_out_missing_values_and_makes_floats() -> None:
+def test_end_epoch_leaves_out_missing_values_and_makes_floats() -> None:
     seen: list[dict[str, Any]] = []
     adapter = _Recording(progress=seen.append)
-    adapter.report_progress(1, 3, loss=None, val_loss="")  # sleap-nn's first CSV row
-    adapter.report_progress(2, 3, loss="0.5", val_loss=np.float32(0.25))
+    adapter.end_epoch(1, 3, loss=None, val_loss="")  # sleap-nn's first CSV row
+    adapter.end_epoch(2, 3, loss="0.5", val_loss=np.float32(0.25))
     assert seen == [
         {"epoch": 1, "epochs": 3},
         {"epoch": 2, "epochs": 3, "loss": 0.5, "val_loss": 0.25},
     ]
     assert all(type(v) in (int, float) for record in seen for v in record.values())
-    _Recording().report_progress(1, 3, loss=1.0)  # no hook: nothing happens
+    assert _Recording().end_epoch(1, 3, loss=1.0) == EpochEnd()  # no hook, no budget
+
+
+def test_end_epoch_answers_with_the_clock(tmp_path: Path) -> None:
+    """The adapter's clock (the worker's) decides: a spent budget stops at the epoch."""
+    clock = TrainingClock(budget_s=1e-9, snapshot_root=tmp_path)
+    adapter = _Recording(clock=clock)
+    adapter.training_starts()
+    assert adapter.end_epoch(1, 10).stop
+    assert clock.stopped_by_budget and clock.epochs_done == 1
 
 
 def test_dlc_log_lines_become_progress_and_root_logging_is_restored() -> None:

@@ -1,4 +1,4 @@
-"""The heatmap network: contract checks plus peak decoding and the detection threshold."""
+"""The heatmap network: contract checks plus peak decoding and its own score cutoff."""
 
 from __future__ import annotations
 
@@ -22,15 +22,19 @@ class TestHeatmap(TorchNetContract):
     fast: ClassVar[dict] = {"epochs": 30, "width": 8, "scale": 1.0, "val_every": 10}
     max_median_px = 2.5
 
-    def test_threshold_above_one_detects_nothing(self, trained, blobs, tmp_path) -> None:
+    def test_threshold_is_the_own_cutoff_and_every_location_is_returned(
+        self, trained, blobs, tmp_path
+    ) -> None:
         _, model_dir, _ = trained
         strict = shutil.copytree(model_dir, tmp_path / "strict")
         meta = json.loads((strict / MODEL_FILE).read_text())
         meta["config"]["threshold"] = 1.01
         (strict / MODEL_FILE).write_text(json.dumps(meta))
-        pred = HeatmapAdapter().predict(strict, blobs[1], tmp_path)
-        assert np.isnan(pred[..., :2]).all()
-        assert ((pred[..., 2] >= 0) & (pred[..., 2] <= 1)).all()  # scores are still reported
+        predictor = HeatmapAdapter().load(strict, tmp_path)
+        assert predictor.score_cutoff == 1.01
+        pred = predictor(blobs[1])
+        assert np.isfinite(pred[..., :2]).all()  # the harness, not the network, cuts
+        assert ((pred[..., 2] >= 0) & (pred[..., 2] <= 1)).all()
 
     def test_scores_are_peak_values_and_labelled_discs_are_found(self, trained, blobs, tmp_path):
         _, model_dir, _ = trained
@@ -49,12 +53,13 @@ def test_decode_recovers_sub_pixel_peaks() -> None:
     assert (pred[0, :, 2] > 0.8).all()  # grid samples near the true peak
 
 
-def test_decode_drops_low_peaks() -> None:
+def test_decode_keeps_low_peaks_with_their_score() -> None:
     maps = targets(torch.tensor([[[20.0, 20.0], [40.0, 30.0]]]), (12, 16), (4.0, 4.0), 3.0)
     maps[0, 1] *= 0.1
     pred = decode(torch.logit(maps, eps=1e-6), {"threshold": 0.2}, (64, 48))
-    assert np.isfinite(pred[0, 0]).all()
-    assert np.isnan(pred[0, 1, :2]).all() and pred[0, 1, 2] < 0.2
+    assert np.isfinite(pred[0]).all()
+    np.testing.assert_allclose(pred[0, 1, :2], [40.0, 30.0], atol=0.5)
+    assert pred[0, 1, 2] < 0.2 < pred[0, 0, 2]
 
 
 def test_unknown_loss_is_a_config_error(blob_dataset, tmp_path) -> None:

@@ -63,7 +63,7 @@ def test_run_computes_metrics_from_stored_predictions(tmp_path, project):
     job = json.loads((run_dir / "jobs/blobs__fold0__mean__seed0/job.json").read_text())
     assert job["status"] == "done"
     assert job["timing"]["threads"] == 1 and job["timing"]["predict_fps"] > 0
-    assert job["notes"] == {"kind": "mean pose"}
+    assert job["notes"] == {"kind": "mean pose", "epochs_run": 3}
     assert job["provenance"]["dataset_hash"] == read_dataset(project).content_hash()
 
     # Recompute mean_px independently from the stored predictions and the split.
@@ -198,3 +198,69 @@ def test_sigkill_mid_run_then_resume_gives_the_same_tables(tmp_path, project):
     pd.testing.assert_frame_equal(_accuracy(run_dir), _accuracy(clean_dir))
     split_file = "splits/blobs.json"
     assert (run_dir / split_file).read_bytes() == (clean_dir / split_file).read_bytes()
+
+
+def test_a_spent_budget_stops_a_job_which_is_done_with_its_curve(tmp_path, project):
+    """Mean pose sleeps 0.04 s per epoch for 200 epochs; a 1 s budget stops it early."""
+    entry = {"name": MEAN, "label": "mean", "config": {"epochs": 200, "sleep_s": 8.0}}
+    config = RunConfig.load(_config(tmp_path, project, [entry], budget={"train_s": 1.0}))
+    run_dir = tmp_path / "out"
+    run(config, run_dir, quiet=True)
+    (job_json,) = run_dir.glob("jobs/*/job.json")
+    job = json.loads(job_json.read_text())
+    assert job["status"] == "done"
+    training = job["training"]
+    assert training["stopped_by_budget"] and training["budget_s"] == 1.0
+    assert 10 <= training["epochs_done"] < 200 and training["epochs_planned"] == 200
+    assert 1.0 <= job["timing"]["train_s"] < 2.0
+    # Snapshots at 5, 10, 25, 50 and 75% of the budget, timestamped by the harness.
+    times = [p["train_s"] for p in job["curve"]]
+    assert len(times) == 5 and times == sorted(times)
+    assert all(t >= m for t, m in zip(times, [0.05, 0.1, 0.25, 0.5, 0.75], strict=True))
+    curves = pd.read_csv(run_dir / "curves.csv")
+    assert set(curves["epoch"]) == {p["epoch"] for p in job["curve"]} | {training["epochs_done"]}
+    final = curves[curves["final"] & (curves["metric"] == "mean_px")]
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    headline = metrics[(metrics["metric"] == "mean_px") & (metrics["keypoint"] == "all")]
+    assert float(final["value"].iloc[0]) == pytest.approx(float(headline["value"].iloc[0]))
+    assert float(final["train_s"].iloc[0]) == pytest.approx(job["timing"]["train_s"])
+    # The snapshots saw fewer frames than the final model: their curve points differ.
+    first = curves[(curves["epoch"] == job["curve"][0]["epoch"]) & (curves["metric"] == "mean_px")]
+    assert float(first["value"].iloc[0]) != float(final["value"].iloc[0])
+    by_metric = metrics[metrics["keypoint"] == "all"].set_index("metric")["value"]
+    assert by_metric["stopped_by_budget"] == 1.0 and by_metric["budget_s"] == 1.0
+
+
+def test_a_job_that_finishes_its_schedule_in_budget_is_not_stopped(tmp_path, project):
+    entry = {"name": MEAN, "label": "mean", "config": {"epochs": 4}}
+    config = RunConfig.load(_config(tmp_path, project, [entry], budget={"train_s": 600}))
+    run_dir = tmp_path / "out"
+    run(config, run_dir, quiet=True)
+    (job_json,) = run_dir.glob("jobs/*/job.json")
+    job = json.loads(job_json.read_text())
+    assert job["status"] == "done" and not job["training"]["stopped_by_budget"]
+    assert job["training"]["epochs_done"] == 4
+    assert [p["epoch"] for p in job["curve"]] == [1, 2, 3]  # 25, 50, 75% of the epochs
+
+
+def test_headline_metrics_count_every_location_and_own_cutoff_is_a_second_view(tmp_path, project):
+    """video-mean-pose scores every point 0.8 under its own cutoff 0.9."""
+    entry = {"name": "tests.adapters_for_tests:VideoMeanPoseAdapter", "label": "vmp"}
+    config = RunConfig.load(_config(tmp_path, project, [entry]))
+    run_dir = tmp_path / "out"
+    run(config, run_dir, quiet=True)
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    overall = metrics[metrics["keypoint"] == "all"].set_index("metric")["value"]
+    assert overall["detection_rate"] == 1.0 and overall["cutoff_detection_rate"] == 0.0
+    assert overall["score_cutoff"] == 0.9
+    assert np.isfinite(overall["mean_px_all"]) and overall["mean_px_all"] == overall["mean_px"]
+    errors = pd.read_csv(run_dir / "frame_errors.csv")
+    assert {"error_px", "scored_px"} <= set(errors.columns)
+
+
+def test_timeout_must_leave_room_above_the_budget(tmp_path, project):
+    from benchmark.errors import InputError
+
+    entry = {"name": MEAN, "timeout_s": 100}
+    with pytest.raises(InputError, match=r"timeout_s \(100 s\) must exceed the training budget"):
+        RunConfig.load(_config(tmp_path, project, [entry], budget={"train_s": 100}))
