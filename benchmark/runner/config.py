@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,14 @@ class DatasetSpec:
         path: A DeepLabCut project, SLEAP file or COCO json; None for a registry dataset.
         optional: When the dataset cannot be had (not fetchable, no mirror), skip it with a
             note instead of failing the run.
+        split: This dataset's split, instead of the run's (e.g. k folds on the real data
+            only); every adapter still gets exactly the same one.
     """
 
     name: str
     path: str | None = None
     optional: bool = False
+    split: SplitSpec | None = None
 
     def __post_init__(self) -> None:
         _check_text("a dataset's name", self.name)
@@ -245,7 +248,7 @@ class RunConfig:
         config = cls.from_dict(data, path)
         # Dataset paths in a config are relative to the config file.
         datasets = tuple(
-            DatasetSpec(d.name, str((path.parent / d.path).resolve()), d.optional) if d.path else d
+            replace(d, path=str((path.parent / d.path).resolve())) if d.path else d
             for d in config.datasets
         )
         config = RunConfig(**{**config.__dict__, "datasets": datasets})
@@ -286,7 +289,13 @@ def _dataset_spec(entry: Any) -> DatasetSpec:
     if "path" in entry and "name" not in entry:
         entry = {**entry, "name": Path(entry["path"]).stem}
     where = f"dataset {entry['name']!r}" if "name" in entry else "a dataset entry"
-    return DatasetSpec(**_entry(DatasetSpec, entry, where))
+    entry = dict(_entry(DatasetSpec, entry, where))
+    if entry.get("split") is not None:
+        try:
+            entry["split"] = SplitSpec(**_entry(SplitSpec, entry["split"], f"{where}: split"))
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return DatasetSpec(**entry)
 
 
 def _track_videos(value: Any) -> bool | tuple[str, ...]:

@@ -40,7 +40,7 @@ from benchmark.records import (
     write_datasets,
     write_record,
 )
-from benchmark.runner.config import AdapterSpec, RunConfig, check_adapters
+from benchmark.runner.config import AdapterSpec, RunConfig, SplitSpec, check_adapters
 from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info
 from benchmark.runner.worker import dataset_to_plain
@@ -86,8 +86,11 @@ def load_run_dataset(spec_name: str, spec_path: str | None) -> Dataset:
     return load_dataset(spec_name)
 
 
-def dataset_splits(run_dir: Path, config: RunConfig, ds: Dataset) -> list[Split]:
-    """The dataset's splits: the run's stored split file when there is one, else new ones.
+def dataset_splits(
+    run_dir: Path, config: RunConfig, ds: Dataset, spec: SplitSpec | None = None
+) -> list[Split]:
+    """The dataset's splits: the run's stored split file when there is one, else new ones
+    as ``spec`` (the dataset's own split) or else the run's split says.
 
     Writes nothing. Every fold must leave labelled keypoints to train on.
 
@@ -100,7 +103,7 @@ def dataset_splits(run_dir: Path, config: RunConfig, ds: Dataset) -> list[Split]
     if split_path.is_file():
         splits = load_splits(split_path, ds)
     else:
-        s = config.split
+        s = spec or config.split
         try:
             splits = make_splits(
                 ds,
@@ -530,7 +533,9 @@ def _check_same_config(run_dir: Path, manifest: RunManifest, config: RunConfig) 
         return {k: v for k, v in cfg.items() if k not in AFTER_TRAINING_KEYS}
 
     new = json.loads(json.dumps(config.to_dict()))
-    old = {"budget": {"train_s": None}, **manifest.config}  # runs from before budgets
+    # Runs from before budgets and per-dataset splits have neither key.
+    old = {"budget": {"train_s": None}, **manifest.config}
+    old["datasets"] = [{"split": None, **d} for d in old.get("datasets", [])]
     if jobs_part(old) != jobs_part(new):
         raise InputError(
             run_dir, "this run directory was made with a different config; use another --out"
@@ -563,7 +568,7 @@ def _load_datasets(
             skipped[spec.name] = str(exc)
             _log(quiet, f"skipping optional dataset {spec.name}: {exc}")
             continue
-        datasets[spec.name] = (ds, dataset_splits(run_dir, config, ds))
+        datasets[spec.name] = (ds, dataset_splits(run_dir, config, ds, spec.split))
     return datasets, skipped
 
 

@@ -22,15 +22,16 @@ from benchmark.video.track import find_model, load_track
 from tests.fixtures import make_blob_dataset, write_video
 
 ADAPTERS = [
-    {"name": "deeplabcut", "config": {"epochs": 1, "batch_size": 4, "pretrained": False}},
-    {"name": "sleap", "config": {"epochs": 2}},
+    {"name": "deeplabcut", "config": {"epochs": 4, "batch_size": 4, "pretrained": False}},
+    {"name": "sleap", "config": {"epochs": 4}},
 ]
 
 
 @pytest.fixture(scope="module")
 def framework_run(tmp_path_factory) -> Path:
-    """One run: 16 generated 64x48 frames, DeepLabCut and SLEAP, 1-2 epochs each, 1 thread;
-    afterwards each tracks the project's video (the same 16 frames as an mp4)."""
+    """One run: 16 generated 64x48 frames, DeepLabCut and SLEAP, 4 epochs each within a
+    budget they do not reach, 1 thread; afterwards each tracks the project's video (the same
+    16 frames as an mp4)."""
     root = tmp_path_factory.mktemp("frameworks")
     blobs = make_blob_dataset(root / "frames", n_frames=16)
     write_dlc_project(blobs, root / "project")
@@ -41,6 +42,7 @@ def framework_run(tmp_path_factory) -> Path:
         "adapters": ADAPTERS,
         "threads": 1,
         "split": {"test_fraction": 0.25, "seed": 0},
+        "budget": {"train_s": 900},
         "track_videos": True,
     }
     (root / "run.yaml").write_text(yaml.safe_dump(config))
@@ -63,6 +65,31 @@ def test_framework_predicts_every_test_frame_through_the_runner(framework_run, a
     metrics = pd.read_csv(run_dir / "metrics.csv")
     rows = metrics[(metrics["adapter"] == adapter) & (metrics["keypoint"] == "all")]
     assert {"detection_rate", "mean_px", "train_s", "predict_fps"} <= set(rows["metric"])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("adapter", ["deeplabcut", "sleap"])
+def test_framework_has_a_learning_curve_ending_at_its_final_metrics(framework_run, adapter):
+    """Snapshots at 25, 50 and 75% of the 4 epochs, predicted after training; the curve's
+    last point is the final model, whose metrics are the job's."""
+    run_dir = framework_run / "run"
+    job = json.loads((run_dir / f"jobs/blobs__fold0__{adapter}__seed0/job.json").read_text())
+    assert not job["training"]["stopped_by_budget"] and job["training"]["epochs_done"] == 4
+    assert [p["epoch"] for p in job["curve"]] == [1, 2, 3]
+    assert all(p["error"] is None for p in job["curve"]), job["curve"]
+    assert job["timing"]["setup_s"] > 0  # framework import and conversion, not training
+    curves = pd.read_csv(run_dir / "curves.csv")
+    mine = curves[(curves["adapter"] == adapter) & (curves["metric"] == "mean_px_all")]
+    assert len(mine) == 4 and mine["final"].tolist() == [False, False, False, True]
+    times = mine["train_s"].tolist()
+    assert times == sorted(times) and times[-1] == pytest.approx(job["timing"]["train_s"])
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    final = metrics[
+        (metrics["adapter"] == adapter)
+        & (metrics["keypoint"] == "all")
+        & (metrics["metric"] == "mean_px_all")
+    ]
+    assert mine["value"].iloc[-1] == pytest.approx(final["value"].iloc[0])
 
 
 @pytest.mark.integration

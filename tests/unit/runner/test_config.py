@@ -71,3 +71,35 @@ def test_shipped_configs_are_valid(name):
     for spec in config.adapters:
         load_class(spec.name).resolve_config(spec.config)
     assert {"synthetic-rat", "synthetic-rabbit"} <= {d.name for d in config.datasets}
+
+
+def test_budget_and_a_datasets_own_split(tmp_path):
+    path = _write(
+        tmp_path,
+        "datasets: [synthetic-rat, {name: mouse, path: m, split: {folds: 3, seed: 1}}]\n"
+        "adapters: [heatmap]\nbudget: {train_s: 120}\n",
+    )
+    config = RunConfig.load(path)
+    assert config.budget.train_s == 120.0
+    assert config.datasets[0].split is None
+    assert config.datasets[1].split.folds == 3 and config.datasets[1].split.seed == 1
+    assert RunConfig.from_dict(config.to_dict(), path) == config
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("budget: {train_s: 0}", "budget: train_s must be a number > 0 or null, not 0"),
+        ("budget: {seconds: 10}", "budget: unknown key 'seconds'"),
+        ("datasets: [{name: a, split: {fold: 3}}]", "dataset 'a': split: unknown key 'fold'"),
+        ("datasets: [{name: a, split: {folds: 1}}]", "dataset 'a': split: folds must be"),
+    ],
+)
+def test_bad_budget_or_dataset_split_names_the_key(tmp_path, text, message):
+    base = {"datasets": "datasets: [a]", "adapters": "adapters: [heatmap]"}
+    key = text.split(":")[0]
+    lines = [text if k == key else v for k, v in base.items()]
+    if key not in base:
+        lines.append(text)
+    with pytest.raises(InputError, match=message):
+        RunConfig.load(_write(tmp_path, "\n".join(lines) + "\n"))
