@@ -11,6 +11,16 @@ Training follows DeepPoseKit's own workflow: the frames are written to its HDF5 
 model class, saved with ``model.save`` and reloaded with ``deepposekit.models.load_model``.
 Frames are scaled down (longest side at most ``max_size``) and padded at the right and
 bottom to a multiple of 32 pixels, which every DeepPoseKit model class accepts.
+
+Missing labels are written as DeepPoseKit's own annotator writes a keypoint marked "not
+visible": NaN coordinates in a frame marked annotated. ``DataGenerator`` moves NaN points to
+-99999, where their confidence maps are all zero, so every frame with at least one label
+trains. DeepPoseKit's skeleton maps (``use_graph``) still draw an edge from a labelled
+keypoint towards an unlabelled one (its issues #23 and #52); the notes count such frames.
+
+Training runs under the harness's clock: ``training_starts`` right before ``model.fit``, and a
+Keras callback reports each epoch, stops at the epoch where the budget is spent and saves the
+snapshots the clock asks for (``deepposekit.models.saving.save_model``, without the optimizer).
 """
 
 from __future__ import annotations
@@ -54,7 +64,9 @@ class DeepPoseKitAdapter(Adapter):
         "growth_rate": 16,  # StackedDenseNet
         "filters": 64,  # StackedHourglass / LEAP
         "backbone": "resnet50",  # DeepLabCut; always weights=None (no download)
-        "threshold": 0.0,  # confidence below which a keypoint is "not detected" (NaN)
+        # The predictor's score_cutoff, which the harness applies in its second set of
+        # metrics. DeepPoseKit has no cutoff of its own (it locates every keypoint): 0.
+        "threshold": 0.0,
     }
     option_rules: ClassVar[dict[str, Rule]] = {
         "model": OneOf(MODELS),
@@ -105,17 +117,16 @@ class DeepPoseKitAdapter(Adapter):
         from deepposekit.io import DataGenerator, TrainingGenerator
         from deepposekit.models import DeepLabCut, StackedDenseNet, StackedHourglass
         from deepposekit.models.LEAP import LEAP
+        from deepposekit.models.saving import save_model
 
         data_dir = workdir / "deepposekit"
         data_dir.mkdir(parents=True, exist_ok=True)
         layout = Layout.fit(train, int(config["max_size"]))
         data_path = data_dir / "annotations.h5"
-        n_complete = write_dpk_data(train, layout, data_path, data_dir / "skeleton.csv")
-        if n_complete == 0:
-            raise ValueError(
-                "deepposekit trains only on frames with every keypoint labelled, "
-                "and no training frame has all of them"
-            )
+        used = write_dpk_data(train, layout, data_path, data_dir / "skeleton.csv")
+        n_used = int(used.sum())
+        if n_used == 0:
+            raise ValueError("deepposekit: no training frame has a labelled keypoint")
         generator = DataGenerator(str(data_path), mode="annotated")
         train_generator = TrainingGenerator(
             generator,
@@ -143,52 +154,56 @@ class DeepPoseKitAdapter(Adapter):
         else:  # weights=None: random initialisation, nothing is downloaded
             model = DeepLabCut(train_generator, weights=None, backbone=config["backbone"])
 
-        epochs = int(config["epochs"])
-        progress = tf.keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: self.report_progress(
-                epoch + 1, epochs, loss=(logs or {}).get("loss")
-            )
-        )
-
-        # The legacy (Keras <= 2.10) optimizer: DeepPoseKit's `model.save` stores optimizer
-        # weights through `optimizer.weights`, which the new Keras 2.11+ optimizers lack.
-        optimizer = tf.keras.optimizers.legacy.Adam(float(config["learning_rate"]))
-        model.train_model.compile(optimizer, "mse")
-        model.fit(
-            batch_size=max(1, min(int(config["batch_size"]), n_complete)),
-            epochs=epochs,
-            callbacks=[progress],
-            verbose=0,
-        )
         model_dir = workdir / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
-        model.save(str(model_dir / MODEL_FILE))
         meta = {
             "config": dict(config),
             "layout": layout.to_dict(),
             "keypoints": list(train.keypoints),
             "n_params": int(model.train_model.count_params()),
-            "n_train_frames": n_complete,
+            "n_train_frames": n_used,
         }
-        atomic_write_text(model_dir / META_FILE, json.dumps(meta, indent=2))
-        notes = {
-            "model": name,
-            "frames_used": n_complete,
-            "frames_dropped_partial_labels": train.n_frames - n_complete,
-            "input_size": [layout.width, layout.height],
-        }
+        meta_text = json.dumps(meta, indent=2)
+        atomic_write_text(model_dir / META_FILE, meta_text)
+        epochs = int(config["epochs"])
+
+        def on_epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:
+            answer = self.end_epoch(epoch + 1, epochs, loss=(logs or {}).get("loss"))
+            if answer.snapshot is not None:
+                save_model(model, str(answer.snapshot / MODEL_FILE), optimizer=False)
+                atomic_write_text(answer.snapshot / META_FILE, meta_text)
+            if answer.stop:  # Keras ends training after this epoch; these weights are the model
+                model.train_model.stop_training = True
+
+        # The legacy (Keras <= 2.10) optimizer: DeepPoseKit's `model.save` stores optimizer
+        # weights through `optimizer.weights`, which the new Keras 2.11+ optimizers lack.
+        optimizer = tf.keras.optimizers.legacy.Adam(float(config["learning_rate"]))
+        model.train_model.compile(optimizer, "mse")
+        self.training_starts()
+        model.fit(
+            # TrainingGenerator yields n // batch_size full batches: at least one.
+            batch_size=max(1, min(int(config["batch_size"]), n_used)),
+            epochs=epochs,
+            callbacks=[tf.keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)],
+            verbose=0,
+        )
+        model.save(str(model_dir / MODEL_FILE))
+        notes = training_notes(train, used, name, layout, bool(config["use_graph"]))
         write_notes(model_dir, notes)
         return model_dir
 
     # ----- prediction -----
-    def load(self, model_dir: Path, workdir: Path) -> DeepPoseKitPredictor:
-        """Reload the saved model with ``deepposekit.models.load_model``."""
+    def load(
+        self, model_dir: Path, workdir: Path, snapshot: Path | None = None
+    ) -> DeepPoseKitPredictor:
+        """Reload the saved model (or a snapshot) with ``deepposekit.models.load_model``."""
         _setup(None)
         from deepposekit.models import load_model
 
-        meta = json.loads((model_dir / META_FILE).read_text())
+        folder = Path(snapshot if snapshot is not None else model_dir)
+        meta = json.loads((folder / META_FILE).read_text())
         layout = Layout.from_dict(meta["layout"])
-        model = load_model(str(model_dir / MODEL_FILE), compile=False)
+        model = load_model(str(folder / MODEL_FILE), compile=False)
         return DeepPoseKitPredictor(model, layout, float(meta["config"]["threshold"]))
 
     def model_info(self, model_dir: Path) -> dict[str, Any]:
@@ -201,11 +216,15 @@ class DeepPoseKitAdapter(Adapter):
 
 
 class DeepPoseKitPredictor:
-    """A loaded DeepPoseKit model: frames to ``(n, k, 3)`` x, y, confidence (NaN below
-    ``threshold``) in the frames' pixels."""
+    """A loaded DeepPoseKit model: frames to ``(n, k, 3)`` x, y, confidence in the frames'
+    pixels, every keypoint located (DeepPoseKit takes each confidence map's maximum).
 
-    def __init__(self, model: Any, layout: Layout, threshold: float) -> None:
-        self.model, self.layout, self.threshold = model, layout, threshold
+    Attributes:
+        score_cutoff: The ``threshold`` option, DeepPoseKit's own cutoff (the harness applies it).
+    """
+
+    def __init__(self, model: Any, layout: Layout, score_cutoff: float) -> None:
+        self.model, self.layout, self.score_cutoff = model, layout, score_cutoff
 
     def __call__(self, frames: Dataset) -> np.ndarray:
         """Predict the frames' image files."""
@@ -219,7 +238,7 @@ class DeepPoseKitPredictor:
         out = np.asarray(self.model.predict(batch, batch_size=8, verbose=0), dtype=np.float64)
         xy = (out[..., :2] + 0.5) / scales[:, None, None] - 0.5
         pred = np.concatenate([xy, out[..., 2:3]], axis=-1)
-        pred[pred[..., 2] < self.threshold, :2] = np.nan
+        pred[~np.isfinite(pred[..., :2]).all(axis=-1), :2] = np.nan
         return pred
 
 
@@ -277,18 +296,20 @@ class Layout:
         return out, scales
 
 
-def write_dpk_data(train: Dataset, layout: Layout, h5_path: Path, csv_path: Path) -> int:
-    """Write DeepPoseKit's HDF5 data file and skeleton CSV; returns the fully labelled frames.
+def write_dpk_data(train: Dataset, layout: Layout, h5_path: Path, csv_path: Path) -> np.ndarray:
+    """Write DeepPoseKit's HDF5 data file and skeleton CSV; returns which frames it holds.
 
-    ``annotated`` marks labelled keypoints; DeepPoseKit's ``DataGenerator`` trains only on
-    frames where all of them are (``initialize_dataset`` would mark every keypoint False).
+    Every frame with at least one label goes in, marked annotated (``DataGenerator`` trains
+    only on frames whose every keypoint is), with NaN for its missing keypoints: what
+    DeepPoseKit's annotator writes for a keypoint marked not visible ("V").
     """
     import h5py
 
-    images, scales = layout.images(train)
-    annotations = (train.points + 0.5) * scales[:, None, None] - 0.5
-    annotated = train.labeled
-    annotations = np.where(annotated[..., None], annotations, -1.0)  # never read: not annotated
+    used = train.labeled.any(axis=1)
+    frames = train.subset([f for f, u in zip(train.frame_ids, used, strict=True) if u])
+    images, scales = layout.images(frames)
+    annotations = (frames.points + 0.5) * scales[:, None, None] - 0.5  # NaN stays NaN
+    annotated = np.ones(frames.points.shape[:2], dtype=bool)
     parents, swaps = skeleton_columns(train.skeleton)
     tmp = h5_path.with_suffix(".tmp.h5")
     with h5py.File(tmp, "w") as f:
@@ -307,7 +328,30 @@ def write_dpk_data(train: Dataset, layout: Layout, h5_path: Path, csv_path: Path
             f"{train.keypoints[swap] if swap >= 0 else ''}"
         )
     atomic_write_text(csv_path, "\n".join(lines) + "\n")
-    return int(annotated.all(axis=1).sum())
+    return used
+
+
+def training_notes(
+    train: Dataset, used: np.ndarray, model: str, layout: Layout, use_graph: bool
+) -> dict[str, Any]:
+    """What the model was trained on, for the notes file."""
+    labeled = train.labeled[used]
+    notes: dict[str, Any] = {
+        "model": model,
+        "frames_used": int(used.sum()),
+        "frames_used_with_missing_labels": int((~labeled.all(axis=1)).sum()),
+        "missing_labels_in_frames_used": int((~labeled).sum()),
+        "frames_dropped_unlabelled": int((~used).sum()),
+        "input_size": [layout.width, layout.height],
+    }
+    if use_graph:
+        # An edge with one end labelled and the other not: DeepPoseKit's skeleton map draws
+        # it from the labelled end towards the other's stand-in (-99999, -99999).
+        parents, _ = skeleton_columns(train.skeleton)
+        child, parent = np.flatnonzero(parents >= 0), parents[parents >= 0]
+        half = labeled[:, child] != labeled[:, parent]
+        notes["frames_with_half_labelled_edges"] = int(half.any(axis=1).sum())
+    return notes
 
 
 def skeleton_columns(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
