@@ -461,3 +461,68 @@ def tied_with_best(
         if low is None or high is None or low <= 0 <= high:
             ties.append(other)
     return best, ties
+
+
+# ----------------------------------------------------------------------------- report's rankings
+# Added for the report (benchmark/report): the median's CI over test frames and a ranking
+# with ties built on the paired differences above.
+
+
+def bootstrap_median_ci(
+    err: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> list[float | None]:
+    """Percentile bootstrap CI of the median error over all keypoints, resampling rows (test
+    frames) with replacement.
+
+    Args:
+        err: ``(n_frames, k)`` errors, NaN where not counted.
+        n_boot: Number of bootstrap replicates (0 gives ``[None, None]``).
+        seed: Seed of the resampling.
+        level: Confidence level.
+
+    Returns:
+        ``[low, high]``; ``[None, None]`` when no error is finite.
+    """
+    err = np.asarray(err, dtype=float).reshape(len(err), -1)
+    if n_boot <= 0 or not np.isfinite(err).any():
+        return [None, None]
+    rng = np.random.default_rng(seed)
+    n = len(err)
+    reps = []
+    for start in range(0, n_boot, _BOOT_CHUNK):
+        idx = rng.integers(0, n, size=(min(_BOOT_CHUNK, n_boot - start), n))
+        drawn = err[idx].reshape(len(idx), -1)
+        keep = np.isfinite(drawn).any(axis=1)  # replicates that drew only empty frames
+        reps.append(np.nanmedian(drawn[keep], axis=1))
+    boot = np.concatenate(reps)
+    alpha = (1 - level) / 2
+    low, high = np.percentile(boot, [100 * alpha, 100 * (1 - alpha)])
+    return [float(low), float(high)]
+
+
+def ranks_with_ties(
+    mean_error: Mapping[str, float],
+    interval: Callable[[str, str], tuple[float | None, float | None]],
+) -> dict[str, int]:
+    """Each adapter's rank: 1 + the number of adapters that are better with a paired
+    interval excluding 0 (adapters not distinguishable from each other can share a rank).
+
+    Args:
+        mean_error: Each adapter's mean error (NaN or missing: not ranked).
+        interval: ``(low, high)`` of the paired difference ``a - b`` of two adapters.
+
+    Returns:
+        Rank by adapter, for the adapters with a mean error.
+    """
+    ranked = [a for a, e in mean_error.items() if e is not None and np.isfinite(e)]
+    ranks = {}
+    for a in ranked:
+        better = 0
+        for b in ranked:
+            if b == a:
+                continue
+            low, high = interval(a, b)
+            if low is not None and high is not None and low > 0:  # a's error is larger
+                better += 1
+        ranks[a] = 1 + better
+    return ranks

@@ -285,3 +285,125 @@ def accuracy_vs_time(
         return None
     with _style():
         return save_png(fig, out)
+
+
+#: Curve metrics the learning-curve figure plots, with their axis labels.
+CURVE_PANELS = (
+    ("mean_px_all", "mean error, every keypoint (px)"),
+    ("median_px", "median error (px)"),
+)
+
+
+def _job_series(data: pd.DataFrame, metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each job's ``(train_s, value)`` points of ``metric``, in training order."""
+    series = []
+    rows = data[data["metric"] == metric].dropna(subset=["train_s", "value"])
+    for _, job in rows.groupby(["fold", "seed"], sort=True):
+        job = job.sort_values("train_s", kind="stable")
+        series.append((job["train_s"].to_numpy(float), job["value"].to_numpy(float)))
+    return series
+
+
+def _band(series: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """Mean, min and max over jobs on the union of their times.
+
+    Each job is interpolated between its points and keeps its final model's value after its
+    training ended (that model's error does not change); before a job's first point it has
+    none. The mean is drawn only where every job has a value, unless that is nowhere.
+    """
+    grid = np.unique(np.concatenate([t for t, _ in series]))
+    values = np.full((len(series), len(grid)), np.nan)
+    for i, (t, v) in enumerate(series):
+        inside = grid >= t[0]
+        values[i, inside] = np.interp(grid[inside], t, v)  # constant past its last point
+    every = np.isfinite(values).all(axis=0)
+    mean = np.nanmean(values, axis=0)
+    if every.any():
+        mean[~every] = np.nan
+    return grid, mean, np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+
+
+def _log_ticks(axis: Axis, lo: float, hi: float) -> None:
+    """1-2-5 ticks over up to three decades, powers of ten over more (labels never crowd)."""
+    if hi / lo <= 1000:
+        _one_two_five(axis, lo, hi)
+        return
+    ticks = [10.0**e for e in range(-9, 10) if lo <= 10.0**e <= hi]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+
+
+def learning_curves_figure(
+    curves: pd.DataFrame, adapters: Sequence[str], colors: dict, budget_s: float | None = None
+) -> Figure | None:
+    """Test error against training time, one line per adapter (mean over its jobs) with a
+    band from the lowest to the highest job and each job's own points; one panel per
+    metric of :data:`CURVE_PANELS`.
+
+    ``curves`` holds one dataset's ``curves.csv`` rows. Axes are logarithmic where the
+    values span more than ``20x``; a dotted line marks the budget. Returns None when no
+    adapter has a curve point.
+    """
+    data = curves[curves["adapter"].isin(adapters)]
+    panels = [(m, label) for m, label in CURVE_PANELS if _job_series(data, m)]
+    if not panels:
+        return None
+    with _style():
+        fig = _new_figure(4.6 * len(panels) + 1.6, 3.8)
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, (metric, label) in zip(axes, panels, strict=True):
+            times, values = [], []
+            for name in adapters:
+                series = _job_series(data[data["adapter"] == name], metric)
+                if not series:
+                    continue
+                grid, mean, low, high = _band(series)
+                ax.plot(grid, mean, color=colors[name], lw=2, label=name)
+                if len(series) > 1:
+                    ax.fill_between(grid, low, high, color=colors[name], alpha=0.2, lw=0)
+                for t, v in series:  # each job's own points: the snapshots, then the final
+                    ax.scatter(t, v, color=colors[name], s=12, alpha=0.8, lw=0)
+                times += list(grid)
+                values += [v for v in (*low, *high) if np.isfinite(v)]
+            if budget_s:
+                ax.axvline(budget_s, color="0.4", lw=1, ls=":")
+                times.append(budget_s)
+            t, v = np.array(times), np.array(values)
+            log_x = t.min() > 0 and t.max() / t.min() > 20
+            log_y = v.min() > 0 and v.max() / v.min() > 20
+            if log_x:
+                ax.set_xscale("log")
+                left, right = _padded(float(t.min()), float(t.max()), True, 0.05, 0.05)
+                ax.set_xlim(left, right)
+                _log_ticks(ax.xaxis, left, right)
+            if log_y:
+                ax.set_yscale("log")
+                bottom, top = _padded(float(v.min()), float(v.max()), True, 0.05, 0.05)
+                ax.set_ylim(bottom, top)
+                _log_ticks(ax.yaxis, bottom, top)
+            else:
+                ax.set_ylim(bottom=0)
+            ax.set(
+                xlabel="training time (s" + (", log scale)" if log_x else ")"),
+                ylabel=label.replace("(px)", "(px, log scale)") if log_y else label,
+            )
+        title = "Learning curves: test error against training time"
+        fig.suptitle(title + (" (dotted: the budget)" if budget_s else ""))
+        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return fig
+
+
+def learning_curves(
+    curves: pd.DataFrame,
+    adapters: Sequence[str],
+    colors: dict,
+    out: Path,
+    budget_s: float | None = None,
+) -> Path | None:
+    """Save :func:`learning_curves_figure` to ``out``; None when there is nothing to plot."""
+    fig = learning_curves_figure(curves, adapters, colors, budget_s)
+    if fig is None:
+        return None
+    with _style():
+        return save_png(fig, out)

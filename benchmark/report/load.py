@@ -21,6 +21,9 @@ from benchmark.runner.config import RunConfig
 
 METRIC_COLUMNS = ("run", "dataset", "fold", "adapter", "seed", "keypoint", "metric", "value")
 FRAME_ERROR_COLUMNS = ("run", "dataset", "fold", "adapter", "seed", "frame_id", "keypoint")
+CURVE_COLUMNS = (
+    "run", "dataset", "fold", "adapter", "seed", "epoch", "train_s", "final", "metric", "value"
+)  # fmt: skip
 
 
 @dataclass
@@ -34,7 +37,10 @@ class RunResults:
         datasets: ``datasets.json`` records (empty when missing).
         jobs: Every job with a ``job.json``, sorted by job id.
         metrics: Tidy metrics table (``METRIC_COLUMNS``); empty when missing.
-        frame_errors: Per-frame errors; ``error_px`` NaN = not detected; empty when missing.
+        frame_errors: Per-frame errors; ``error_px`` NaN = not detected; ``scored_px`` (a
+            miss counted at the penalty) in runs that store it; empty when missing.
+        curves: Learning curves (``CURVE_COLUMNS``, metrics of every snapshot and of the
+            final model); None when the run has no ``curves.csv`` (it predates snapshots).
     """
 
     run_dir: Path
@@ -44,6 +50,24 @@ class RunResults:
     jobs: list[JobRecord]
     metrics: pd.DataFrame
     frame_errors: pd.DataFrame
+    curves: pd.DataFrame | None = None
+
+    @property
+    def has_scored_errors(self) -> bool:
+        """Whether the frame errors hold ``scored_px`` (runs since the ranking metric)."""
+        return "scored_px" in self.frame_errors.columns
+
+    @property
+    def budget_recorded(self) -> bool:
+        """Whether the run's config says what its training budget was (runs since budgets)."""
+        return isinstance(self.run.config.get("budget"), dict)
+
+    @property
+    def budget_s(self) -> float | None:
+        """The run's training budget per job in seconds; None without one."""
+        budget = self.run.config.get("budget")
+        value = budget.get("train_s") if isinstance(budget, dict) else None
+        return float(value) if isinstance(value, int | float) and value > 0 else None
 
     @property
     def thresholds(self) -> tuple[float, ...]:
@@ -130,7 +154,15 @@ def load_run(run_dir: str | Path) -> RunResults:
     metrics = _read_table(run_dir / "metrics.csv", METRIC_COLUMNS)
     metrics["value"] = pd.to_numeric(metrics["value"], errors="coerce")
     errors = _read_table(run_dir / "frame_errors.csv", (*FRAME_ERROR_COLUMNS, "error_px"))
-    errors["error_px"] = pd.to_numeric(errors["error_px"], errors="coerce")
+    for column in ("error_px", "scored_px"):
+        if column in errors.columns:
+            errors[column] = pd.to_numeric(errors[column], errors="coerce")
+    curves = None
+    if (run_dir / "curves.csv").is_file():
+        curves = _read_table(run_dir / "curves.csv", CURVE_COLUMNS)
+        for column in ("epoch", "train_s", "value"):
+            curves[column] = pd.to_numeric(curves[column], errors="coerce")
+        curves["final"] = curves["final"].astype(str).str.lower().isin(("true", "1", "1.0"))
     return RunResults(
         run_dir=run_dir,
         name=run.name or run_dir.name,
@@ -139,4 +171,5 @@ def load_run(run_dir: str | Path) -> RunResults:
         jobs=jobs,
         metrics=metrics,
         frame_errors=errors,
+        curves=curves,
     )

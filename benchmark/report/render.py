@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote
@@ -15,9 +16,21 @@ import pandas as pd
 
 from benchmark.errors import InputError
 from benchmark.io.predictions import align_predictions, read_predictions
+from benchmark.metrics import MISS_PENALTY_WORDS, RANKING_METRIC, metric, pck_metric
 from benchmark.paths import atomic_write_text
 from benchmark.records import DatasetRecord, JobRecord
 from benchmark.report import figures
+from benchmark.report.compare import (
+    CURVE_METRICS,
+    FRACTIONS,
+    Ranking,
+    budget_points,
+    budget_summary,
+    fold_spread,
+    leaders,
+    rank_adapters,
+    rank_groups,
+)
 from benchmark.report.load import RunResults, ground_truth, load_run
 from benchmark.report.overlays import overlay_grid
 from benchmark.report.summary import (
@@ -25,13 +38,17 @@ from benchmark.report.summary import (
     compact,
     describe_adapter,
     device_words,
+    ending_words,
+    epochs_words,
     fmt_count,
     fmt_duration,
+    fmt_interval,
     fmt_mb,
     fmt_metric,
     fmt_pct,
     fmt_px,
     fmt_rate,
+    fmt_signed_px,
     md_table,
     metric_header,
     options,
@@ -39,10 +56,12 @@ from benchmark.report.summary import (
     schedule_summary,
 )
 from benchmark.report.tracks import tracking_context
+from benchmark.runner.run import CUTOFF_PREFIX
 
 STDERR_LINES = 20
 NOTES_CHARS = 80  # notes in the schedules table; every note is listed below it
 JOB_KEYS = ["dataset", "fold", "adapter", "seed"]
+RANKING_LABEL = metric(RANKING_METRIC).label
 
 
 def _slug(text: str) -> str:
@@ -85,11 +104,13 @@ def _mean(frame: pd.DataFrame, column: str) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def _adapter_order(jobs: pd.DataFrame) -> list[str]:
-    """Adapters with results by ascending median error, then adapters with none (by name)."""
-    done = jobs[jobs["status"] == "done"]
+def _adapter_order(jobs: pd.DataFrame, ranking: Ranking | None = None) -> list[str]:
+    """Adapters in ranking order, then others with results by ascending median error, then
+    adapters with none (by name)."""
+    ranked = list(ranking.adapters) if ranking is not None else []
+    done = jobs[(jobs["status"] == "done") & ~jobs["adapter"].isin(ranked)]
     medians = {a: _mean(g, "median_px") for a, g in done.groupby("adapter")}
-    ranked = sorted(medians, key=lambda a: (np.nan_to_num(medians[a], nan=np.inf), a))
+    ranked += sorted(medians, key=lambda a: (np.nan_to_num(medians[a], nan=np.inf), a))
     return ranked + sorted(set(jobs["adapter"]) - set(ranked))
 
 
@@ -199,6 +220,231 @@ def _overlay(
     return png, caption
 
 
+def _overall_means(frame: pd.DataFrame) -> dict[str, float]:
+    """Every numeric column's mean over the jobs of ``frame``."""
+    return {c: _mean(frame, c) for c in frame.columns if c not in ("job_id", "status", *JOB_KEYS)}
+
+
+def _standing(ranking: Ranking | None, adapter: str) -> str | None:
+    """An adapter's place in the ranking, in words."""
+    if ranking is None or adapter not in ranking.ranks or len(ranking.adapters) < 2:
+        return None
+    of = len(ranking.adapters)
+    if adapter == ranking.best:
+        tied = f", not distinguishable from {_and(ranking.ties)}" if ranking.ties else ""
+        return f"best of {of} by {RANKING_LABEL}{tied}"
+    if adapter in ranking.ties:
+        return f"not distinguishable from the best, {ranking.best}"
+    return f"rank {ranking.ranks[adapter]} of {of} by {RANKING_LABEL}"
+
+
+def _and(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _vs_best(ranking: Ranking | None, adapter: str) -> tuple[str, str]:
+    """The accuracy table's *rank* and *vs best* cells of an adapter."""
+    if ranking is None or adapter not in ranking.ranks:
+        return "—", "—"
+    rank = str(ranking.ranks[adapter])
+    if adapter == ranking.best:
+        return rank, "**best**"
+    if adapter in ranking.ties:
+        return rank, "not distinguishable"
+    pair = ranking.pair(adapter, ranking.best or adapter)
+    if pair is None:
+        return rank, "—"
+    return rank, f"{fmt_signed_px(pair.difference)} px ({fmt_interval(pair.low, pair.high, True)})"
+
+
+def _ranking_context(ranking: Ranking | None, has_scored: bool) -> dict:
+    """The ranking section: one line per rank, the ties in words, every pair's interval."""
+    if ranking is None:
+        why = (
+            "no finished job of this dataset has frame errors"
+            if has_scored
+            else "this run's `frame_errors.csv` has no `scored_px` column (it predates the "
+            "ranking metric), so no paired comparison can be made"
+        )
+        return {"missing": f"No ranking with uncertainty: {why}.", "lines": [], "ties": []}
+    lines = []
+    for rank, names in rank_groups(ranking):
+        means = ", ".join(f"{a} {fmt_px(ranking.mean[a])} px" for a in names)
+        lines.append(f"**{rank}**: {_and(names)} ({RANKING_LABEL}: {means})")
+    ties = [
+        f"{p.a} and {p.b}: not distinguishable on this data (difference "
+        f"{fmt_signed_px(p.difference)} px, 95% CI {fmt_interval(p.low, p.high, True)})"
+        for p in ranking.pairs
+        if p.tied and p.difference is not None
+    ]
+    pairs = [
+        [
+            f"{p.a} − {p.b}",
+            fmt_signed_px(p.difference),
+            fmt_interval(p.low, p.high, True),
+            str(p.n_keypoints),
+            p.verdict() if p.difference is not None else "no common keypoints",
+        ]
+        for p in ranking.pairs
+    ]
+    return {"missing": None, "lines": lines, "ties": ties, "pairs": pairs}
+
+
+def _cutoff_context(
+    results: RunResults, overall: pd.DataFrame, order: list[str], new_style: bool
+) -> dict:
+    """The own-cutoff table: each framework's cutoff applied as its users would see it."""
+    if not new_style:
+        return {
+            "missing": "Not in this run: it predates the own-cutoff metrics (no `cutoff_*` rows "
+            "in `metrics.csv`).",
+            "rows": [],
+        }
+    pcks = [pck_metric(t) for t in results.thresholds]
+    columns = [metric("detection_rate"), metric("median_px"), metric("mean_px"), *pcks]
+    rows = []
+    for adapter in order:
+        mine = overall[overall["adapter"] == adapter]
+        if mine.empty:
+            continue
+        means = mine.groupby("metric")["value"].mean()
+        if "score_cutoff" in means.index:
+            cutoff = f"{means['score_cutoff']:g}"
+            cells = [fmt_metric(m, means.get(CUTOFF_PREFIX + m.name)) for m in columns]
+        else:
+            cutoff = "none: every location counts"
+            cells = [fmt_metric(m, means.get(m.name)) for m in columns]
+        rows.append([adapter, cutoff, *cells])
+    header = ["adapter", "own cutoff", *(m.label for m in columns)]
+    return {"missing": None, "rows": rows, "header": header}
+
+
+def _curve_context(
+    results: RunResults,
+    name: str,
+    done_keys: set[tuple[str, ...]],
+    order: list[str],
+    colors: dict,
+    out: Path,
+    link_prefix: str,
+) -> dict:
+    """The learning-curve figure, the table at 25/50/100% of the budget and the leaders."""
+    if results.curves is None:
+        return {
+            "missing": "No learning curves: this run has no `curves.csv` (it predates "
+            "training snapshots)."
+        }
+    curves = _of_jobs(results.curves[results.curves["dataset"] == name], done_keys)
+    if curves.empty:
+        return {"missing": "No learning curves: no finished job of this dataset has a curve."}
+    budget = results.budget_s
+    png = figures.learning_curves(curves, order, colors, out, budget)
+    summary = budget_summary(budget_points(curves, budget))
+
+    def at(fraction: float) -> str:
+        if budget is None:
+            return f"{100 * fraction:.0f}%"
+        return f"{100 * fraction:.0f}% ({fmt_duration(fraction * budget)})"
+
+    header = ["adapter"]
+    for label in ("mean px (all)", "median px"):
+        header += [f"{label} at {at(f)}" for f in FRACTIONS]
+    rows, partial = [], False
+    for adapter in order:
+        mine = summary[summary["adapter"] == adapter].set_index("fraction")
+        if mine.empty:
+            continue
+        cells = [adapter]
+        for key in CURVE_METRICS:
+            for f in FRACTIONS:
+                if f not in mine.index or not np.isfinite(mine.loc[f, key]):
+                    cells.append("—")
+                    continue
+                cell = fmt_px(mine.loc[f, key])
+                if mine.loc[f, "n_jobs"] < mine.loc[f, "of_jobs"]:
+                    cell, partial = cell + "*", True
+                cells.append(cell)
+        rows.append(cells)
+    return {
+        "missing": None,
+        "figure": f"{link_prefix}/{quote(png.name)}" if png is not None else None,
+        "header": header,
+        "rows": rows,
+        "partial": partial,
+        "budget": fmt_duration(budget) if budget is not None else None,
+        "leaders": _leader_words(summary, at, budget is not None),
+    }
+
+
+def _leader_words(
+    summary: pd.DataFrame, at: Callable[[float], str], budget: bool = True
+) -> str | None:
+    """Who leads by the ranking metric at each fraction of the budget (of each job's own
+    training time without one), in words; None when fewer than two adapters have curves."""
+    if summary["adapter"].nunique() < 2:
+        return None
+    steps = [(f, leaders(summary, f)) for f in FRACTIONS]
+    steps = [(f, names) for f, names in steps if names]
+    if not steps:
+        return None
+    changes = [steps[0]] + [s for prev, s in itertools.pairwise(steps) if s[1] != prev[1]]
+    scope = "the budget" if budget else "each job's own training time"
+
+    def lead(names: list[str]) -> str:
+        return f"{_and(names)} {'lead (equal)' if len(names) > 1 else 'leads'}"
+
+    if len(changes) == 1:
+        points = _and([at(f) for f, _ in steps])
+        return f"By {RANKING_LABEL}, {lead(changes[0][1])} at {points} of {scope}."
+    first, *rest = changes
+    text = f"By {RANKING_LABEL} (percentages of {scope}): at {at(first[0])} {lead(first[1])}"
+    text += "".join(
+        f"; from {at(f)} {_and(names)}{' (equal)' if len(names) > 1 else ''}" for f, names in rest
+    )
+    return text + ". The ranking changes with the training time."
+
+
+def _fold_context(overall: pd.DataFrame, order: list[str]) -> dict | None:
+    """Spread of the ranking metric over folds; None when the dataset has one fold."""
+    if overall["fold"].nunique() < 2:
+        return None
+    spread = fold_spread(overall, RANKING_METRIC)
+    if spread.empty:
+        return {"missing": f"Not in this run: its metrics have no `{RANKING_METRIC}`.", "rows": []}
+    rows = []
+    for adapter in order:
+        mine = spread[spread["adapter"] == adapter]
+        if mine.empty:
+            continue
+        row = mine.iloc[0]
+        per_fold = ", ".join(f"fold {f}: {fmt_px(v)}" for f, v in sorted(row["per_fold"].items()))
+        rows.append(
+            [
+                adapter,
+                str(row["n_folds"]),
+                fmt_px(row["mean"]),
+                f"{fmt_px(row['min'])}–{fmt_px(row['max'])}",
+                per_fold,
+            ]
+        )
+    return {"missing": None, "rows": rows}
+
+
+def _budget_words(results: RunResults) -> str:
+    """The run's training budget in a sentence."""
+    if not results.budget_recorded:
+        return "Training budget: not recorded (the run predates training budgets)."
+    if results.budget_s is None:
+        return "Training budget: none; each adapter's own schedule decided when to stop."
+    return (
+        f"Training budget: {fmt_duration(results.budget_s)} of training per job, the same for "
+        "every adapter (the harness's clock, at the run's thread count); a job that reaches "
+        "it stops at its next epoch boundary, keeps its latest weights and is done, *stopped "
+        "by budget*."
+    )
+
+
 def _dataset_context(
     results: RunResults,
     name: str,
@@ -212,24 +458,23 @@ def _dataset_context(
     kind, facts = _dataset_heading(name, meta)
     jobs = [j for j in results.jobs if j.dataset == name]
     table = jobs_df[jobs_df["dataset"] == name]
-    order = _adapter_order(table) if len(table) else []
     done = table[table["status"] == "done"]
-    keypoints = list(meta.keypoints) if meta is not None else []
-    per_kp = results.metrics[
-        (results.metrics["dataset"] == name) & (results.metrics["keypoint"] != "all")
-    ]
     done_keys = set(map(tuple, done[JOB_KEYS].astype(str).to_numpy()))
-    per_kp = _of_jobs(per_kp, done_keys)
+    errors = _of_jobs(results.frame_errors[results.frame_errors["dataset"] == name], done_keys)
+    job_means = {str(a): _mean(g, RANKING_METRIC) for a, g in done.groupby("adapter")}
+    ranking = rank_adapters(errors, job_means) if len(errors) else None
+    order = _adapter_order(table, ranking) if len(table) else []
+    keypoints = list(meta.keypoints) if meta is not None else []
+    metrics = _of_jobs(results.metrics[results.metrics["dataset"] == name], done_keys)
+    overall = metrics[metrics["keypoint"] == "all"]
+    per_kp = metrics[metrics["keypoint"] != "all"]
     kp_means = per_kp.groupby(["adapter", "keypoint", "metric"])["value"].mean()
     for kp in dict.fromkeys(per_kp["keypoint"]):
         if kp not in keypoints:
             keypoints.append(kp)
-    ranked = [
-        a
-        for a in order
-        if a in set(done["adapter"])
-        and not np.isnan(_mean(done[done["adapter"] == a], "median_px"))
-    ]
+    done_jobs = [j for j in jobs if j.status == "done"]
+    # Budgets, curves and own cutoffs came together: a run whose jobs record training has them.
+    new_style = any(j.training is not None for j in results.jobs if j.status == "done")
 
     table_metrics = report_metrics(results.thresholds)
     accuracy, timing, summaries, schedules, full_schedules = [], [], [], [], []
@@ -237,7 +482,7 @@ def _dataset_context(
         mine = table[table["adapter"] == adapter]
         ok = mine[mine["status"] == "done"]
         n_failed = len(mine) - len(ok)
-        m = {c: _mean(ok, c) for c in ok.columns if c not in ("job_id", "status", *JOB_KEYS)}
+        m = _overall_means(ok)
         get = m.get
         count = _job_count(len(ok), n_failed)
         ci = ""
@@ -246,13 +491,18 @@ def _dataset_context(
         cells = {m.name: fmt_metric(m, get(m.name)) for m in table_metrics}
         if not np.isnan(get("mean_px", np.nan)):
             cells["mean_px"] += ci
-        accuracy.append([adapter, count, *(cells[m.name] for m in table_metrics)])
-        records = [j for j in jobs if j.adapter == adapter and j.status == "done"]
+        rank, vs_best = _vs_best(ranking, adapter)
+        accuracy.append([adapter, count, rank, vs_best, *(cells[m.name] for m in table_metrics)])
+        records = [j for j in done_jobs if j.adapter == adapter]
+        setup = get("setup_s") if any(r.training is not None for r in records) else None
         timing.append(
             [
                 adapter,
                 count,
+                ending_words(records) if records else "—",
+                epochs_words(records),
                 fmt_duration(get("train_s")),
+                fmt_duration(setup),
                 fmt_duration(get("train_cpu_s")),
                 fmt_rate(get("predict_fps")),
                 fmt_duration(get("load_s")),
@@ -265,11 +515,12 @@ def _dataset_context(
         detection = {
             kp: float(kp_means.get((adapter, kp, "detection_rate"), np.nan)) for kp in keypoints
         }
-        rank = (ranked.index(adapter) + 1, len(ranked)) if adapter in ranked else None
         summaries.append(
             (
                 adapter,
-                describe_adapter(adapter, m, detection, records, n_failed, rank),
+                describe_adapter(
+                    adapter, m, detection, records, n_failed, _standing(ranking, adapter)
+                ),
             )
         )
         all_records = [j for j in jobs if j.adapter == adapter]
@@ -311,8 +562,6 @@ def _dataset_context(
         keypoint_rows.append([kp, *cells])
 
     slug = _slug(name)
-    errors = results.frame_errors[results.frame_errors["dataset"] == name]
-    errors = _of_jobs(errors, done_keys)
     figs = []
     for title, path in (
         (
@@ -335,15 +584,25 @@ def _dataset_context(
     overlay_png, overlay_caption = _overlay(
         results, name, jobs, order, colors, fig_dir / f"{slug}_overlay.png"
     )
+    curves = _curve_context(
+        results, name, done_keys, order, colors, fig_dir / f"{slug}_curves.png", link_prefix
+    )
     return {
         "name": name,
         "kind": kind,
+        "synthetic": bool(meta is not None and meta.synthetic),
         "facts": facts,
         "n_jobs": len(table),
         "n_done": len(done),
         "summaries": summaries,
+        "ranking": _ranking_context(ranking, results.has_scored_errors),
+        "verdict": _verdict_row(name, meta, ranking, results.has_scored_errors, len(done)),
         "accuracy": accuracy,
-        "accuracy_header": ["adapter", "jobs", *metric_header(table_metrics)],
+        "accuracy_header": ["adapter", "jobs", "rank", "vs best", *metric_header(table_metrics)],
+        "cutoffs": _cutoff_context(results, overall, order, new_style),
+        "curves": curves,
+        "folds": _fold_context(overall, order),
+        "budget": _budget_words(results),
         "timing": timing,
         "keypoint_adapters": with_kp,
         "keypoint_rows": keypoint_rows,
@@ -354,6 +613,49 @@ def _dataset_context(
         "schedules": schedules,
         "full_schedules": full_schedules,
     }
+
+
+def _data_words(meta: DatasetRecord | None) -> str:
+    """Real or synthetic, in the verdict table."""
+    if meta is None:
+        return "not recorded"
+    if meta.synthetic:
+        return "synthetic (rendered)"
+    return f"real ({meta.species})" if meta.species else "real"
+
+
+def _verdict_row(
+    name: str, meta: DatasetRecord | None, ranking: Ranking | None, has_scored: bool, n_done: int
+) -> list[str]:
+    """One dataset's row of the verdict table."""
+    data = _data_words(meta)
+    if ranking is None or ranking.best is None:
+        if not n_done:
+            why = "no finished job"
+        elif has_scored:
+            why = "no frame errors"
+        else:
+            why = "no ranking (the run predates scored errors)"
+        return [name, data, "—", "—", "—", why]
+    best = ranking.best
+    low, high = ranking.median_ci[best]
+    median = f"{fmt_px(ranking.median[best])} ({fmt_interval(low, high)})"
+    if len(ranking.adapters) == 1:
+        others = "— (the only adapter with results)"
+    else:
+        others = ", ".join(ranking.ties) or "none: every other adapter is worse"
+    return [name, data, f"**{best}**", fmt_px(ranking.mean[best]), median, others]
+
+
+def _dataset_order(results: RunResults) -> list[str]:
+    """Datasets with real data first, then those not recorded, then synthetic ones (each
+    group in the run's order)."""
+
+    def group(name: str) -> int:
+        meta = results.datasets.get(name)
+        return 1 if meta is None else 2 if meta.synthetic else 0
+
+    return sorted(results.dataset_names(), key=group)
 
 
 def _status_words(statuses: Counter[str]) -> str:
@@ -492,9 +794,14 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
     colors = figures.adapter_colors(all_adapters)
     datasets = [
         _dataset_context(results, name, jobs_df, colors, fig_dir, quote(out.stem))
-        for name in results.dataset_names()
+        for name in _dataset_order(results)
     ]
     context = {
+        "verdict": [ds["verdict"] for ds in datasets],
+        "ranking_metric": RANKING_LABEL,
+        "miss_penalty": MISS_PENALTY_WORDS,
+        "budget": _budget_words(results),
+        "has_budget": results.budget_s is not None,
         "name": results.name,
         "created": results.run.created,
         "hardware": _host_words(results.run.host),

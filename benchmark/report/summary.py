@@ -51,6 +51,21 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def fmt_signed_px(value: float | None) -> str:
+    """A difference in pixels with its sign: ``+0.12``, ``-1.30``; ``—`` when missing."""
+    return f"{value:+.2f}" if _ok(value) else "—"
+
+
+def fmt_interval(low: float | None, high: float | None, signed: bool = False) -> str:
+    """An interval as ``1.10–1.74`` (``-0.30 to +0.55`` when ``signed``); ``—`` when
+    either end is missing."""
+    if not (_ok(low) and _ok(high)):
+        return "—"
+    if signed:
+        return f"{fmt_signed_px(low)} to {fmt_signed_px(high)}"
+    return f"{fmt_px(low)}–{fmt_px(high)}"
+
+
 def fmt_rate(value: float | None) -> str:
     """Frames per second: one decimal below 100, none above."""
     if not _ok(value):
@@ -173,13 +188,48 @@ def device_words(records: Iterable[JobRecord]) -> str:
     return "CPU"
 
 
+def _span(values: Iterable[int]) -> str:
+    """``4`` or ``22–24`` (the range of some counts)."""
+    found = sorted(set(values))
+    if not found:
+        return "?"
+    return f"{found[0]}" if len(found) == 1 else f"{found[0]}–{found[-1]}"
+
+
+def epochs_words(records: Iterable[JobRecord]) -> str:
+    """Epochs done of planned over jobs: ``22–24 / 200``; ``—`` when not recorded."""
+    infos = [r.training for r in records if r.training is not None]
+    if not infos:
+        return "—"
+    planned = _span(t.epochs_planned for t in infos if t.epochs_planned is not None)
+    return f"{_span(t.epochs_done for t in infos)} / {planned}"
+
+
+def ending_words(records: Iterable[JobRecord]) -> str:
+    """How the jobs' training ended: ``stopped by budget``, ``finished its schedule``, or
+    both with counts (``stopped by budget in 1 of 2 jobs; finished its schedule in 1``);
+    ``not recorded`` for jobs from before budgets."""
+    infos = [r.training for r in records if r.training is not None]
+    if not infos:
+        return "not recorded"
+    stopped = sum(t.stopped_by_budget for t in infos)
+    if stopped == len(infos):
+        return "stopped by budget"
+    if not stopped:
+        return "finished its schedule"
+    return (
+        f"stopped by budget in {stopped} of {len(infos)} jobs; "
+        f"finished its schedule in {len(infos) - stopped}"
+    )
+
+
 def describe_adapter(
     adapter: str,
     overall: Mapping[str, float],
     keypoint_detection: Mapping[str, float],
     records: list[JobRecord],
     n_failed: int,
-    rank: tuple[int, int] | None = None,
+    standing: str | None = None,
 ) -> str:
     """One sentence on how a framework did on one dataset.
 
@@ -189,30 +239,39 @@ def describe_adapter(
         keypoint_detection: Detection rate per keypoint (averaged over jobs).
         records: The adapter's finished jobs on this dataset.
         n_failed: Number of its jobs on this dataset that failed or did not finish.
-        rank: ``(place, of)`` by median error among adapters with results, if known.
+        standing: Its place in the ranking by the ranking metric, in words (``best of 3``,
+            ``not distinguishable from the best, heatmap``), if ranked.
 
     Returns:
-        E.g. ``trained 40 epochs in 3.1 min on 2 CPU threads; median error 2.10 px (best of 3);
+        E.g. ``trained 22–24 of 200 planned epochs in 5.0 min on 2 CPU threads, stopped by
+        budget; mean error over every keypoint 2.40 px (best of 3); median error 2.10 px;
         98.0% of keypoints detected; missed tail_tip in 60% of labelled frames``.
     """
     if not records:
         return f"no results ({n_failed} job{'s' if n_failed != 1 else ''} failed or skipped)"
     parts = []
-    epochs = {find_epochs(r.adapter_config) for r in records} - {None}
+    infos = [r.training for r in records if r.training is not None]
     train = "trained"
-    if len(epochs) == 1:
-        n = epochs.pop()
-        train += f" {n} epoch{'s' if n != 1 else ''}"
+    if infos:
+        done = _span(t.epochs_done for t in infos)
+        planned = [t.epochs_planned for t in infos if t.epochs_planned is not None]
+        train += f" {done} of {_span(planned)} planned epochs" if planned else f" {done} epochs"
+    else:
+        epochs = {find_epochs(r.adapter_config) for r in records} - {None}
+        if len(epochs) == 1:
+            n = epochs.pop()
+            train += f" {n} epoch{'s' if n != 1 else ''}"
     if _ok(overall.get("train_s")):
         train += f" in {fmt_duration(overall['train_s'])}"
-    parts.append(f"{train} on {device_words(records)}")
+    train += f" on {device_words(records)}"
+    if infos:
+        train += f", {ending_words(records)}"
+    parts.append(train)
+    if _ok(overall.get("mean_px_all")):
+        mean = f"mean error over every keypoint {fmt_px(overall['mean_px_all'])} px"
+        parts.append(mean + (f" ({standing})" if standing else ""))
     if _ok(overall.get("median_px")):
-        median = f"median error {fmt_px(overall['median_px'])} px"
-        if rank and rank[1] > 1:
-            median += (
-                " (best of {1})".format(*rank) if rank[0] == 1 else " ({} of {})".format(*rank)
-            )
-        parts.append(median)
+        parts.append(f"median error {fmt_px(overall['median_px'])} px")
     if _ok(overall.get("detection_rate")):
         parts.append(f"{fmt_pct(overall['detection_rate'])} of keypoints detected")
     missed = sorted(

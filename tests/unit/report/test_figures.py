@@ -96,3 +96,66 @@ def test_accuracy_vs_time_saves_a_png_or_nothing(tmp_path: Path) -> None:
     empty = pd.DataFrame({"adapter": ["heatmap"], "train_s": [np.nan], "median_px": [1.0]})
     assert figures.accuracy_vs_time(empty, ADAPTERS, colors, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def _curves(jobs: dict[str, list[list[tuple[float, float]]]]) -> pd.DataFrame:
+    """curves.csv rows: adapter -> one list of (train_s, error) per job (fold), for both
+    curve metrics (the median 0.8 of the mean)."""
+    rows = []
+    for adapter, series in jobs.items():
+        for fold, points in enumerate(series):
+            for i, (t, e) in enumerate(points):
+                for metric, value in (("mean_px_all", e), ("median_px", 0.8 * e)):
+                    rows.append(
+                        {
+                            "adapter": adapter,
+                            "fold": fold,
+                            "seed": 0,
+                            "epoch": i + 1,
+                            "train_s": t,
+                            "final": i == len(points) - 1,
+                            "metric": metric,
+                            "value": value,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def test_learning_curves_draw_a_line_per_adapter_with_a_band_over_its_jobs() -> None:
+    jobs = {
+        "sleap": [[(5, 40.0), (20, 10.0), (60, 4.0)], [(6, 50.0), (25, 12.0), (61, 5.0)]],
+        "heatmap": [[(3, 30.0), (30, 3.0), (58, 2.0)]],  # one job: no band
+    }
+    colors = figures.adapter_colors(ADAPTERS)
+    fig = figures.learning_curves_figure(_curves(jobs), ADAPTERS, colors, budget_s=60.0)
+    assert fig is not None
+    mean_ax, median_ax = fig.axes[:2]
+    for ax in (mean_ax, median_ax):
+        lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+        assert sorted(lines) == ["heatmap", "sleap"]
+        kinds = [type(c).__name__ for c in ax.collections]
+        assert kinds.count("FillBetweenPolyCollection") == 1  # sleap's band only
+        # Every job's own points are drawn: 3 + 3 for sleap, 3 for heatmap.
+        points = [c.get_offsets() for c in ax.collections if type(c).__name__ == "PathCollection"]
+        assert sum(len(p) for p in points) == 9
+        # The budget is marked; the times span 20x: a log time axis.
+        assert any(list(ln.get_xdata()) == [60.0, 60.0] for ln in ax.get_lines())
+        assert ax.get_xscale() == "log"
+    # sleap's line is the mean of its two jobs where both have a value.
+    x, y = lines["sleap"].get_data()
+    ok = np.isfinite(y)
+    assert x[ok][0] == 6 and x[ok][-1] == 61
+    assert y[ok][-1] == pytest.approx(0.8 * (4.0 + 5.0) / 2)  # median panel; job 0 stays at 4
+    assert mean_ax.get_ylabel().startswith("mean error")
+
+
+def test_learning_curves_save_a_png_or_nothing(tmp_path: Path) -> None:
+    colors = figures.adapter_colors(ADAPTERS)
+    curves = _curves({"sleap": [[(5, 40.0), (60, 4.0)]]})
+    out = figures.learning_curves(curves, ADAPTERS, colors, tmp_path / "c.png")
+    assert out == tmp_path / "c.png"
+    with Image.open(out) as im:
+        assert min(im.size) > 300
+    empty = curves.iloc[0:0]
+    assert figures.learning_curves(empty, ADAPTERS, colors, tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()

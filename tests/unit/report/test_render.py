@@ -52,30 +52,48 @@ def test_accuracy_table_has_every_adapter_with_numbers_from_metrics_csv(
     expected = _expected(fake_run, "blobs")
     assert set(table) == {"heatmap", "trackrat", "deeplabcut", "sleap"}
     for adapter, row in expected.iterrows():
-        cells = table[adapter]
+        _, rank, vs_best, mean_all, *cells = table[adapter]
+        # A run from before the ranking metric: no rank, no mean px (all).
+        assert (rank, vs_best, mean_all) == ("—", "—", "—")
         mean = (
             f"{row['mean_px']:.2f} ({row['mean_px_ci95_low']:.2f}–{row['mean_px_ci95_high']:.2f})"
         )
-        assert cells[1] == mean
-        assert cells[2:5] == [f"{row[k]:.2f}" for k in ("median_px", "rmse_px", "p90_px")]
+        assert cells[0] == mean
+        assert cells[1:4] == [f"{row[k]:.2f}" for k in ("median_px", "rmse_px", "p90_px")]
         # Every PCK threshold of the run (the defaults here), then detection.
         keys = ("pck@2", "pck@5", "pck@10", "pck@20", "detection_rate")
-        assert cells[5:10] == [f"{100 * row[k]:.1f}%" for k in keys]
+        assert cells[4:9] == [f"{100 * row[k]:.1f}%" for k in keys]
     assert table["heatmap"][0] == "2"
     assert table["sleap"][0] == "1 (+1 failed)"  # fold 0 failed, fold 1 done
-    # Rows are sorted by median error.
+    # Without the ranking metric, rows are sorted by median error (and nobody is "best").
     assert list(table) == list(expected["median_px"].sort_values().index)
+    assert "**best**" not in _section(rendered.read_text(), "blobs")
 
 
 def test_timing_table_shows_train_time_memory_and_threads(fake_run: Path, rendered: Path) -> None:
     table = _table(_section(rendered.read_text(), "blobs"), "Timing")
     expected = _expected(fake_run, "blobs")
     trackrat = table["trackrat"]
-    assert trackrat[1] == f"{expected.loc['trackrat', 'train_s']:.0f} s"  # under 90 s
-    assert table["deeplabcut"][1] == f"{expected.loc['deeplabcut', 'train_s'] / 60:.1f} min"
-    assert trackrat[5] == f"{expected.loc['trackrat', 'peak_rss_mb']:.0f} MB"
+    # A run from before budgets: how training ended and the setup time are not recorded.
+    assert trackrat[1:3] == ["not recorded", "—"] and trackrat[4] == "—"
+    assert trackrat[3] == f"{expected.loc['trackrat', 'train_s']:.0f} s"  # under 90 s
+    assert table["deeplabcut"][3] == f"{expected.loc['deeplabcut', 'train_s'] / 60:.1f} min"
+    assert trackrat[8] == f"{expected.loc['trackrat', 'peak_rss_mb']:.0f} MB"
     assert trackrat[-1] == "2 CPU threads"
     assert "hardware: Fake CPU @ 2.0GHz (2 cores); GPU: none" in rendered.read_text()
+
+
+def test_a_run_from_before_budgets_and_curves_says_what_it_lacks(rendered: Path) -> None:
+    md = rendered.read_text()
+    section = _section(md, "blobs")
+    assert "No ranking with uncertainty: this run's `frame_errors.csv` has no `scored_px`" in (
+        section
+    )
+    assert "No learning curves: this run has no `curves.csv`" in section
+    assert "predates the own-cutoff metrics" in section
+    assert "Training budget: not recorded (the run predates training budgets)." in section
+    verdict = md[md.index("## Verdict") : md.index("\n## blobs (")]
+    assert "| blobs | synthetic (rendered) | — | — | — | no ranking" in verdict
 
 
 def test_single_adapter_dataset_renders_its_own_tables(rendered: Path) -> None:

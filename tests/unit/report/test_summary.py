@@ -5,16 +5,20 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from benchmark.records import JobRecord, Timing
+from benchmark.records import JobRecord, Timing, TrainingInfo
 from benchmark.report.summary import (
     compact,
     describe_adapter,
     device_words,
+    ending_words,
+    epochs_words,
     find_epochs,
     fmt_count,
     fmt_duration,
+    fmt_interval,
     fmt_pct,
     fmt_px,
+    fmt_signed_px,
     md_table,
     schedule_summary,
 )
@@ -78,15 +82,45 @@ def test_describe_adapter_names_schedule_rank_and_missed_keypoints() -> None:
     record = _job(adapter_config={"epochs": 40})
     text = describe_adapter(
         "heatmap",
-        {"train_s": 186.0, "median_px": 2.1, "detection_rate": 0.9, "predict_fps": 40.0},
+        {
+            "train_s": 186.0,
+            "mean_px_all": 2.4,
+            "median_px": 2.1,
+            "detection_rate": 0.9,
+            "predict_fps": 40.0,
+        },
         {"snout": 1.0, "tail_tip": 0.4},
         [record],
         n_failed=0,
-        rank=(1, 3),
+        standing="best of 3 by mean px (all)",
     )
     assert text == (
-        "trained 40 epochs in 3.1 min on 2 CPU threads; median error 2.10 px (best of 3); "
-        "90.0% of keypoints detected; missed tail_tip in 60% of labelled frames; "
-        "predicts 40.0 frames/s"
+        "trained 40 epochs in 3.1 min on 2 CPU threads; mean error over every keypoint "
+        "2.40 px (best of 3 by mean px (all)); median error 2.10 px; 90.0% of keypoints "
+        "detected; missed tail_tip in 60% of labelled frames; predicts 40.0 frames/s"
     )
     assert describe_adapter("x", {}, {}, [], n_failed=2) == "no results (2 jobs failed or skipped)"
+
+
+def test_training_words_say_whether_the_budget_or_the_schedule_ended_it() -> None:
+    stopped = _job(training=TrainingInfo(300.0, True, 22, 200))
+    stopped_later = _job(training=TrainingInfo(300.0, True, 24, 200))
+    finished = _job(training=TrainingInfo(300.0, False, 40, 40))
+    assert ending_words([stopped, stopped_later]) == "stopped by budget"
+    assert epochs_words([stopped, stopped_later]) == "22–24 / 200"
+    assert ending_words([finished]) == "finished its schedule"
+    assert ending_words([stopped, finished]) == (
+        "stopped by budget in 1 of 2 jobs; finished its schedule in 1"
+    )
+    assert ending_words([_job()]) == "not recorded" and epochs_words([_job()]) == "—"
+    text = describe_adapter("sleap", {"train_s": 301.0}, {}, [stopped, stopped_later], 0)
+    assert (
+        text == "trained 22–24 of 200 planned epochs in 5.0 min on 2 CPU threads, stopped by budget"
+    )
+
+
+def test_signed_differences_and_intervals() -> None:
+    assert fmt_signed_px(0.123) == "+0.12" and fmt_signed_px(-1.3) == "-1.30"
+    assert fmt_interval(-0.3, 0.55, signed=True) == "-0.30 to +0.55"
+    assert fmt_interval(1.1, 1.74) == "1.10–1.74"
+    assert fmt_interval(None, 2.0) == "—"

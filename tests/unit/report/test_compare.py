@@ -1,0 +1,202 @@
+"""Rankings with ties, curve points at fractions of the budget and the spread over folds,
+checked on small tables computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.metrics import bootstrap_median_ci, ranks_with_ties
+from benchmark.report.compare import (
+    budget_points,
+    budget_summary,
+    fold_spread,
+    leaders,
+    rank_adapters,
+    rank_groups,
+)
+
+KEYPOINTS = ("snout", "ear", "tail")
+
+
+def _errors(adapter: str, values: np.ndarray, seed: int = 0, fold0_frames: int = 5) -> list[dict]:
+    """Frame-error rows of one job per fold: ``values`` is ``(n_frames, k)``; the first
+    ``fold0_frames`` frames are fold 0's test frames, the rest fold 1's."""
+    rows = []
+    for i, frame in enumerate(values):
+        fold = 0 if i < fold0_frames else 1
+        for kp, e in zip(KEYPOINTS, frame, strict=True):
+            if np.isfinite(e):
+                rows.append(
+                    {
+                        "adapter": adapter,
+                        "fold": fold,
+                        "seed": seed,
+                        "frame_id": f"f{i:02d}",
+                        "keypoint": kp,
+                        "error_px": e,
+                        "scored_px": e,
+                    }
+                )
+    return rows
+
+
+@pytest.fixture
+def base() -> np.ndarray:
+    """Errors of 10 test frames x 3 keypoints, one keypoint not labelled."""
+    err = np.random.default_rng(0).gamma(2.0, 2.0, (10, 3))
+    err[3, 1] = np.nan
+    return err
+
+
+def test_identical_adapters_are_tied_and_a_clearly_worse_one_is_not(base: np.ndarray) -> None:
+    errors = pd.DataFrame(
+        _errors("sleap", base) + _errors("deepposekit", base) + _errors("dlc", base + 5.0)
+    )
+    ranking = rank_adapters(errors)
+    assert ranking is not None
+    # Equal means: ordered by name; the twin is tied with the best, the worse one is not.
+    assert ranking.adapters == ["deepposekit", "sleap", "dlc"]
+    assert ranking.best == "deepposekit" and ranking.ties == ["sleap"]
+    twin = ranking.pair("deepposekit", "sleap")
+    assert (twin.difference, twin.low, twin.high) == (0.0, 0.0, 0.0)
+    assert twin.tied and twin.verdict() == "not distinguishable"
+    worse = ranking.pair("deepposekit", "dlc")
+    assert worse.difference == pytest.approx(-5.0) and worse.high == pytest.approx(-5.0)
+    assert not worse.tied and worse.verdict() == "deepposekit better"
+    # Either order: the difference and the interval change sign.
+    flipped = ranking.pair("dlc", "deepposekit")
+    assert (flipped.difference, flipped.low, flipped.high) == pytest.approx((5.0, 5.0, 5.0))
+    assert flipped.n_keypoints == int(np.isfinite(base).sum())
+    assert ranking.ranks == {"deepposekit": 1, "sleap": 1, "dlc": 3}
+    assert rank_groups(ranking) == [(1, ["deepposekit", "sleap"]), (3, ["dlc"])]
+
+
+def test_seeds_are_averaged_per_keypoint_before_the_paired_difference(base: np.ndarray) -> None:
+    """Adapter a's two seeds err by e and e + 2: averaged, a is exactly 1 px worse than b."""
+    rows = _errors("a", base, seed=0) + _errors("a", base + 2.0, seed=1) + _errors("b", base)
+    ranking = rank_adapters(pd.DataFrame(rows))
+    assert ranking is not None
+    pair = ranking.pair("a", "b")
+    assert pair.difference == pytest.approx(1.0)
+    assert (pair.low, pair.high) == pytest.approx((1.0, 1.0))
+    assert ranking.best == "b" and ranking.ties == []
+    assert ranking.mean["a"] == pytest.approx(np.nanmean(base) + 1.0)
+    assert ranking.n_frames == {"a": 10, "b": 10}  # folds pooled: 5 + 5 test frames
+
+
+def test_noisy_difference_has_an_interval_around_it(base: np.ndarray) -> None:
+    noise = np.random.default_rng(1).normal(0.0, 1.0, base.shape)
+    errors = pd.DataFrame(_errors("a", base) + _errors("b", base + 0.05 + noise))
+    ranking = rank_adapters(errors)
+    pair = ranking.pair("a", "b")
+    used = np.isfinite(base)
+    assert pair.difference == pytest.approx(-np.mean((0.05 + noise)[used]))
+    assert pair.low < pair.difference < pair.high
+    assert pair.tied  # 0.05 px against 1 px of noise on 29 keypoints
+
+
+def test_given_means_rank_and_ranking_needs_scored_errors(base: np.ndarray) -> None:
+    errors = pd.DataFrame(_errors("a", base) + _errors("b", base + 1.0))
+    ranking = rank_adapters(errors, {"a": 9.0, "b": 3.0})
+    assert ranking.adapters == ["b", "a"] and ranking.mean == {"a": 9.0, "b": 3.0}
+    assert rank_adapters(errors.drop(columns="scored_px")) is None
+
+
+def test_median_ci_contains_the_median_and_is_a_point_for_constant_errors(
+    base: np.ndarray,
+) -> None:
+    low, high = bootstrap_median_ci(base, n_boot=500, seed=0)
+    assert low <= np.nanmedian(base) <= high and low < high
+    assert bootstrap_median_ci(np.full((6, 2), 3.0)) == [3.0, 3.0]
+    assert bootstrap_median_ci(np.full((4, 2), np.nan)) == [None, None]
+
+
+def test_rank_is_one_plus_the_adapters_better_beyond_doubt() -> None:
+    """a ~ b and b ~ c, but a is better than c: a and b share rank 1, c is 2nd."""
+    intervals = {("b", "a"): (-0.1, 1.0), ("c", "b"): (-0.2, 0.9), ("c", "a"): (0.3, 1.5)}
+
+    def interval(x: str, y: str) -> tuple[float, float]:
+        if (x, y) in intervals:
+            return intervals[x, y]
+        low, high = intervals[y, x]
+        return -high, -low
+
+    means = {"a": 1.0, "b": 1.4, "c": 2.0, "none": float("nan")}
+    assert ranks_with_ties(means, interval) == {"a": 1, "b": 1, "c": 2}
+
+
+def _curve(adapter: str, fold: int, points: list[tuple[int, float, float, float]]) -> list[dict]:
+    """curves.csv rows: each point is (epoch, train_s, mean_px_all, median_px); the last is
+    the final model."""
+    rows = []
+    for i, (epoch, t, mean_all, median) in enumerate(points):
+        for metric, value in (("mean_px_all", mean_all), ("median_px", median)):
+            rows.append(
+                {
+                    "dataset": "d",
+                    "adapter": adapter,
+                    "fold": fold,
+                    "seed": 0,
+                    "epoch": epoch,
+                    "train_s": t,
+                    "final": i == len(points) - 1,
+                    "metric": metric,
+                    "value": value,
+                }
+            )
+    return rows
+
+
+def test_budget_points_take_the_last_point_at_or_before_each_fraction() -> None:
+    curves = pd.DataFrame(
+        _curve("a", 0, [(1, 10.0, 40.0, 30.0), (3, 30.0, 20.0, 15.0), (9, 101.0, 5.0, 4.0)])
+        + _curve("a", 1, [(1, 20.0, 50.0, 35.0), (2, 50.0, 10.0, 8.0), (8, 99.0, 6.0, 5.0)])
+        + _curve("b", 0, [(4, 40.0, 8.0, 7.0)])  # finished its schedule early
+    )
+    points = budget_points(curves, budget_s=100.0).set_index(["adapter", "fold", "fraction"])
+    assert points.loc[("a", 0, 0.25), "mean_px_all"] == 40.0  # at 10 s (30 s is later)
+    assert points.loc[("a", 0, 0.5), "mean_px_all"] == 20.0
+    assert points.loc[("a", 0, 1.0), "mean_px_all"] == 5.0  # the final model, at 101 s
+    assert points.loc[("a", 1, 0.25), "median_px"] == 35.0
+    assert points.loc[("a", 1, 0.5), "median_px"] == 8.0  # exactly at 50 s
+    assert np.isnan(points.loc[("b", 0, 0.25), "mean_px_all"])  # nothing by 25 s
+    assert points.loc[("b", 0, 0.5), "mean_px_all"] == 8.0  # its final model, at 40 s
+    summary = budget_summary(points.reset_index()).set_index(["adapter", "fraction"])
+    assert summary.loc[("a", 0.5), "mean_px_all"] == 15.0
+    assert summary.loc[("b", 0.25), ["n_jobs", "of_jobs"]].tolist() == [0, 1]
+    assert leaders(summary.reset_index(), 0.5) == ["b"]
+    assert leaders(summary.reset_index(), 1.0) == ["a"]
+
+
+def test_without_a_budget_each_jobs_final_time_is_100_percent() -> None:
+    curves = pd.DataFrame(
+        _curve("a", 0, [(1, 10.0, 40.0, 30.0), (2, 30.0, 20.0, 15.0), (4, 80.0, 5.0, 4.0)])
+    )
+    points = budget_points(curves, budget_s=None).set_index("fraction")
+    assert points.loc[0.25, "at_s"] == 20.0 and points.loc[0.25, "mean_px_all"] == 40.0
+    assert points.loc[0.5, "mean_px_all"] == 20.0  # at 40 s: the point at 30 s
+    assert points.loc[1.0, "mean_px_all"] == 5.0
+
+
+def test_leaders_with_equal_values_are_both_named() -> None:
+    summary = pd.DataFrame(
+        {"adapter": ["a", "b", "c"], "fraction": [1.0] * 3, "mean_px_all": [2.001, 2.004, 3.0]}
+    )
+    assert leaders(summary, 1.0) == ["a", "b"]
+
+
+def test_fold_spread_averages_seeds_within_a_fold() -> None:
+    overall = pd.DataFrame(
+        {
+            "adapter": ["a"] * 4 + ["b"],
+            "fold": [0, 0, 1, 2, 0],
+            "metric": ["mean_px_all"] * 5,
+            "value": [1.0, 3.0, 4.0, 6.0, 5.0],
+        }
+    )
+    spread = fold_spread(overall, "mean_px_all").set_index("adapter")
+    assert spread.loc["a", "per_fold"] == {0: 2.0, 1: 4.0, 2: 6.0}
+    assert spread.loc["a", ["n_folds", "mean", "min", "max"]].tolist() == [3, 4.0, 2.0, 6.0]
+    assert spread.loc["b", "n_folds"] == 1
