@@ -17,18 +17,37 @@ is the model dir; it works as is with ``sleap-nn track --model_paths <workdir>/s
 Not ``sleap_nn.train.run_training``: that wraps the same two calls and then predicts and
 evaluates the whole train and val files (its ``metrics.{train,val}.0.*`` files), which the
 harness does not use and which would be timed as training (an inference pass over every
-train and val frame). Its evaluation also returns None when the model finds no peak,
-which ``run_training`` skips; that case gives all-NaN predictions here: detection rate 0, a
-valid result, not an error.
+train and val frame).
+
+The training protocol (:mod:`adapters.base`) runs through one Lightning callback of ours.
+``ModelTrainer.train`` builds its ``lightning.Trainer`` itself: it takes no extra
+callbacks, exposes the trainer only once ``train`` runs, and its config has no time limit.
+So ``train`` uses a subclass of ``ModelTrainer`` that appends the callback to the list
+sleap-nn builds (``_setup_loggers_callbacks``), and otherwise runs sleap-nn's own code. The
+callback calls ``training_starts`` from Lightning's ``on_train_start`` (after sleap-nn's
+setup: labels loaded, datasets built, sanity validation) and ``end_epoch`` from
+``on_train_epoch_end`` with the epoch's ``train/loss`` and ``val/loss`` (sleap-nn's logged
+values; ``val/loss`` is on the val frames, or on the train frames used as val). A
+``snapshot`` answer saves the current weights with ``Trainer.save_checkpoint`` as
+``<snapshot>/best.ckpt`` next to a copy of ``training_config.yaml``: a run folder that
+sleap-nn's ``Predictor`` (and ``load(..., snapshot=...)``) reads. A ``stop`` answer sets
+``trainer.should_stop``, Lightning's graceful stop: the epoch ends, sleap-nn finishes
+normally. The model is then, as after a full schedule, sleap-nn's own choice, ``best.ckpt``:
+the epoch with the lowest ``val/loss`` so far (with no val frames: the loss on the train
+frames used as val, in effect the latest epoch); the notes say ``stopped_by_budget``.
 
 ``load`` builds sleap-nn's ``Predictor`` once (``Predictor.from_model_paths``); calling the
 predictor runs ``Predictor.predict`` on the frames as in-memory arrays (grouped by image
 size) and returns x, y (original pixels: sleap-nn undoes its own input scaling) and the
-confidence-map peak value. Keypoints whose peak is below ``peak_threshold`` come back NaN
-from sleap-nn and stay NaN.
-
-Progress: sleap-nn's trainer takes no callbacks, so a thread reads the one row per epoch
-that sleap-nn's CSV logger appends to ``training_log.csv`` and reports it.
+confidence-map peak value. The cutoff is the harness's (one rule for every framework):
+sleap-nn predicts with a peak threshold of -inf, so every node gets its confidence map's
+global peak, whatever its value. With a threshold of 0 sleap-nn still returns NaN for a
+node whose map has no positive value (``find_global_peaks_rough`` NaN-pads peaks
+``< threshold``, and the UNet's confidence-map head is linear, so an undertrained map can
+be negative everywhere: 8 of 16 nodes after one epoch on the conformance frames). Such a
+peak's score is then <= 0. The ``peak_threshold`` option (sleap-nn's default 0.2) is the
+predictor's ``score_cutoff``: SLEAP's own cutoff, which the harness applies as a second set
+of metrics (what sleap-nn itself would report as not found).
 
 Weights. sleap-nn's UNet has no pretrained weights. ConvNeXt and Swin-T can start from
 torchvision's ImageNet weights: ``pretrained: auto`` uses them when they are in torch's hub
@@ -53,11 +72,9 @@ two points not predicted: 0.677/0.806 vs 0.750/0.893.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import shutil
-import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -80,7 +97,9 @@ IMAGENET_WEIGHTS = {"convnext": "ConvNeXt_Tiny_Weights", "swint": "Swin_T_Weight
 # Without val frames, sleap-nn validates on this many train frames (a full pass over the
 # train set after every epoch would cost a third of the training time on a CPU).
 MAX_TRAIN_AS_VAL = 16
-_POLL_S = 1.0  # how often the progress watcher reads sleap-nn's training_log.csv
+#: The peak threshold sleap-nn predicts with: every node's global peak, whatever its value
+#: (0 would still drop maps with no positive value); ``peak_threshold`` is ``score_cutoff``.
+PREDICT_PEAK_THRESHOLD = float("-inf")
 
 
 class SleapAdapter(Adapter):
@@ -102,7 +121,9 @@ class SleapAdapter(Adapter):
         augmentation: geometric augmentation on/off [on]; ``rotation`` is the largest
             angle in degrees (0 = none) [15], ``scale`` the ``[min, max]`` zoom, or null
             [0.9, 1.1].
-        peak_threshold: confidence-map peak below which a keypoint is "not detected" [0.2].
+        peak_threshold: SLEAP's cutoff, the predictor's ``score_cutoff``: the harness counts
+            a peak below it as "not detected" in its second set of metrics [0.2]. sleap-nn
+            predicts without a cutoff (see the module docstring).
         integral_refinement: sub-pixel peak refinement [on].
         pretrained: ``auto``, ``true`` or ``false``: ImageNet weights for ConvNeXt/Swin-T
             (see the module docstring).
@@ -174,8 +195,6 @@ class SleapAdapter(Adapter):
         seed: int,
     ) -> Path:
         """Write ``train``/``val`` as ``.pkg.slp`` files and train sleap-nn on them."""
-        from sleap_nn.training.model_trainer import ModelTrainer
-
         from benchmark.io.sleap import write_pkg_slp
 
         cfg = self.resolve_config(config)
@@ -207,8 +226,7 @@ class SleapAdapter(Adapter):
             seed=seed,
             pretrained=pretrained,
         )
-        with _epoch_progress(self, model_dir / "training_log.csv", cfg["epochs"]):
-            ModelTrainer.get_model_trainer_from_config(sleap_cfg).train()
+        epochs = _train_sleap_nn(self, sleap_cfg, cfg["epochs"], model_dir)
 
         if not (model_dir / "best.ckpt").is_file():
             raise RuntimeError(f"sleap-nn finished without writing {model_dir / 'best.ckpt'}")
@@ -224,7 +242,9 @@ class SleapAdapter(Adapter):
             "dropped_unlabelled_frames": n_given
             - train_used.n_frames
             - (val_used.n_frames if validation == "val frames" else 0),
-            "epochs_run": _epochs_run(model_dir / "training_log.csv"),
+            "epochs_run": epochs.done,
+            "stopped_by_budget": epochs.stopped,
+            "model_selection": "best.ckpt: sleap-nn's lowest val/loss epoch",
             "training_config": "training_config.yaml",
             "train_labels": str(train_path),
             "val_labels": str(val_path),
@@ -234,10 +254,11 @@ class SleapAdapter(Adapter):
         return model_dir
 
     # ----- prediction -----
-    def load(self, model_dir: Path, workdir: Path) -> SleapPredictor:
-        """Build sleap-nn's ``Predictor`` for the run folder ``model_dir``."""
+    def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> SleapPredictor:
+        """Build sleap-nn's ``Predictor`` for the run folder ``model_dir`` (or for the
+        snapshot folder ``snapshot``, a run folder of its own)."""
         cfg = self.resolve_config(read_notes(model_dir).get("adapter_config"))
-        return SleapPredictor(Path(model_dir), cfg)
+        return SleapPredictor(Path(model_dir if snapshot is None else snapshot), cfg)
 
     def model_info(self, model_dir: Path) -> dict[str, Any]:
         """Parameter count and size of ``best.ckpt`` (weights plus optimizer state)."""
@@ -254,17 +275,23 @@ class SleapAdapter(Adapter):
 
 
 class SleapPredictor:
-    """A trained sleap-nn model loaded once; maps frames to ``(n, k, 3)`` x, y, score."""
+    """A trained sleap-nn model loaded once; maps frames to ``(n, k, 3)`` x, y, score.
+
+    Attributes:
+        score_cutoff: The ``peak_threshold`` option: SLEAP's own cutoff, which the harness
+            applies to the returned scores (sleap-nn itself predicts with no threshold).
+    """
 
     def __init__(self, model_dir: Path, cfg: Mapping[str, Any]) -> None:
         from sleap_nn.inference.predictor import Predictor as SleapNNPredictor
 
         self.model_dir = Path(model_dir)
+        self.score_cutoff = float(cfg["peak_threshold"])
         self._predictor = SleapNNPredictor.from_model_paths(
             [str(self.model_dir)],
             device=_torch_device(cfg["device"]),
             batch_size=cfg["predict_batch_size"],
-            peak_threshold=float(cfg["peak_threshold"]),
+            peak_threshold=PREDICT_PEAK_THRESHOLD,
             integral_refinement="integral" if cfg["integral_refinement"] else "none",
         )
         self.n_keypoints = len(self._predictor.skeleton.nodes)
@@ -448,53 +475,62 @@ def _labelled_only(ds: Dataset | None) -> Dataset | None:
     return ds.subset(keep) if keep else None
 
 
-# ----- progress -----
-def _log_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of sleap-nn's ``training_log.csv``: one per finished epoch, ``epoch`` from 0.
+# ----- the training protocol -----
+@dataclass
+class _Epochs:
+    """What the training clock's callback saw: epochs finished, and whether it stopped."""
 
-    The first row has no ``train/loss`` (sleap-nn logs it from the second epoch on).
+    done: int = 0
+    stopped: bool = False
+
+
+def _train_sleap_nn(adapter: Adapter, sleap_cfg: DictConfig, epochs: int, run_dir: Path) -> _Epochs:
+    """Train with sleap-nn's ``ModelTrainer`` plus one Lightning callback, the training clock's.
+
+    See the module docstring. The callback is a ``Checkpoint`` so that Lightning calls
+    its ``on_train_epoch_end`` after the LightningModule's, where sleap-nn logs the epoch's
+    ``train/loss``, and after sleap-nn's ``ModelCheckpoint`` has updated ``best.ckpt``.
     """
-    try:
-        with open(path, newline="") as fh:
-            return [r for r in csv.DictReader(fh) if r.get("epoch")]
-    except (OSError, csv.Error):
-        return []
+    from lightning.pytorch.callbacks import Checkpoint
+    from sleap_nn.training.model_trainer import ModelTrainer
+
+    seen = _Epochs()
+
+    class TrainingClockCallback(Checkpoint):
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            adapter.training_starts()
+
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            metrics = trainer.callback_metrics
+            seen.done = int(trainer.current_epoch) + 1
+            answer = adapter.end_epoch(
+                seen.done,
+                epochs,
+                loss=_metric(metrics, "train/loss"),
+                val_loss=_metric(metrics, "val/loss"),
+            )
+            if answer.snapshot is not None:
+                trainer.save_checkpoint(answer.snapshot / "best.ckpt", weights_only=True)
+                shutil.copy2(run_dir / "training_config.yaml", answer.snapshot)
+            if answer.stop:  # Lightning ends the fit after this epoch
+                trainer.should_stop = True
+                seen.stopped = True
+
+    class KpbenchModelTrainer(ModelTrainer):
+        def _setup_loggers_callbacks(self, viz_train_dataset: Any, viz_val_dataset: Any) -> Any:
+            loggers, callbacks = super()._setup_loggers_callbacks(
+                viz_train_dataset=viz_train_dataset, viz_val_dataset=viz_val_dataset
+            )
+            return loggers, [*callbacks, TrainingClockCallback()]
+
+    KpbenchModelTrainer.get_model_trainer_from_config(sleap_cfg).train()
+    return seen
 
 
-def _epochs_run(path: Path) -> int:
-    rows = _log_rows(path)
-    return int(rows[-1]["epoch"]) + 1 if rows else 0
-
-
-@contextlib.contextmanager
-def _epoch_progress(adapter: Adapter, log_path: Path, epochs: int) -> Iterator[None]:
-    """Report each epoch sleap-nn finishes while the block runs.
-
-    sleap-nn 0.3 takes no callbacks (``ModelTrainer.train`` builds its Lightning trainer
-    itself), but its CSV logger appends one row per finished epoch: a thread reads them.
-    """
-    if adapter.progress is None:
-        yield
-        return
-    reported = 0
-
-    def report() -> None:
-        nonlocal reported
-        for row in _log_rows(log_path)[reported:]:
-            loss, val_loss = row.get("train/loss"), row.get("val/loss")
-            adapter.report_progress(int(row["epoch"]) + 1, epochs, loss=loss, val_loss=val_loss)
-            reported += 1
-
-    def watch() -> None:
-        while not stop.wait(_POLL_S):
-            report()
-
-    stop = threading.Event()
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        report()
+def _metric(metrics: Mapping[str, Any], key: str) -> float | None:
+    """A logged epoch value as a float (None when sleap-nn did not log it or it is NaN)."""
+    value = metrics.get(key)
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 from adapters.base import check_predictions, read_notes
-from adapters.sleap.adapter import DATA_DIR, SleapAdapter
-from benchmark.conformance import check_adapter
+from adapters.sleap.adapter import DATA_DIR, MODEL_DIR, SleapAdapter
+from benchmark.budget import TrainingClock
+from benchmark.conformance import check_adapter, check_training_clock
 from benchmark.dataset import Dataset
-from benchmark.metrics import summarize
+from benchmark.metrics import apply_cutoff, summarize
 from benchmark.synthetic.blobs import make_blob_dataset
 
 pytestmark = pytest.mark.integration
@@ -49,18 +51,21 @@ def offline_one_thread() -> Iterator[None]:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One model trained on 24 of 36 generated 64x48 frames (4 val, 8 test), with predictions.
 
-    About 10% of the labels are missing, so ground truth has NaN points.
+    About 10% of the labels are missing, so ground truth has NaN points. The training clock
+    asks for learning-curve snapshots (no budget).
     """
     root = tmp_path_factory.mktemp("sleap")
     ds = make_blob_dataset(root / "data", n_frames=36, seed=5)
     train, val, test = (ds.subset(ds.frame_ids[a:b]) for a, b in ((0, 24), (24, 28), (28, 36)))
     progress: list[dict] = []
-    adapter = SleapAdapter(progress=progress.append)
+    clock = TrainingClock(snapshot_root=root / "work" / "snapshots")
+    adapter = SleapAdapter(progress=progress.append, clock=clock)
     model_dir = adapter.train(train, val, root / "work", SleapAdapter.resolve_config(CONFIG), 0)
     predictor = adapter.load(model_dir, root / "work")
     pred = check_predictions(predictor(test), test, "sleap")
     return {
         "adapter": adapter,
+        "clock": clock,
         "model_dir": model_dir,
         "predictor": predictor,
         "train": train,
@@ -92,23 +97,54 @@ def test_trains_on_exactly_the_split(trained: dict[str, Any]) -> None:
     assert notes["epochs_run"] == CONFIG["epochs"]
 
 
-def test_progress_reports_every_epoch(trained: dict[str, Any]) -> None:
-    """One report per epoch from sleap-nn's training log; the loss from the second on."""
-    progress = trained["progress"]
+def test_every_epoch_goes_through_the_training_clock(trained: dict[str, Any]) -> None:
+    """One ``end_epoch`` per epoch, with the epoch's own losses as sleap-nn logged them.
+
+    sleap-nn's ``training_log.csv`` is written at the end of validation, which Lightning runs
+    before the epoch's training loss is logged: row ``e`` holds epoch ``e``'s ``val/loss``
+    and epoch ``e - 1``'s ``train/loss`` (none in row 0).
+    """
+    progress, clock = trained["progress"], trained["clock"]
     epochs = CONFIG["epochs"]
     assert [p["epoch"] for p in progress] == list(range(1, epochs + 1))
     assert all(p["epochs"] == epochs for p in progress)
-    assert all(p["loss"] > 0 and p["val_loss"] > 0 for p in progress[1:]), progress
+    assert clock.started and clock.setup_s > 0 and clock.epochs_done == epochs
+    assert not clock.stopped_by_budget
+    with open(trained["model_dir"] / "training_log.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == list(range(epochs))
+    for p, row, after in zip(progress, rows, [*rows[1:], None], strict=True):
+        assert p["val_loss"] == pytest.approx(float(row["val/loss"]), rel=1e-6)
+        if after is not None:
+            assert p["loss"] == pytest.approx(float(after["train/loss"]), rel=1e-6)
+    assert progress[-1]["loss"] < progress[0]["loss"]
+
+
+def test_snapshots_are_that_epochs_weights(trained: dict[str, Any]) -> None:
+    """Each snapshot is a sleap-nn run folder with the weights of the epoch it was asked at."""
+    import torch
+
+    clock, adapter, test = trained["clock"], trained["adapter"], trained["test"]
+    assert len(clock.snapshots) >= 3
+    final = summarize(test.points, trained["pred"], test.keypoints, n_boot=0)["mean_px"]
+    for snap in clock.snapshots:
+        assert sorted(p.name for p in snap.path.iterdir()) == ["best.ckpt", "training_config.yaml"]
+        ckpt = torch.load(snap.path / "best.ckpt", map_location="cpu", weights_only=False)
+        assert ckpt["epoch"] == snap.epoch - 1  # Lightning counts epochs from 0
+    first = adapter.load(trained["model_dir"], Path("unused"), snapshot=clock.snapshots[0].path)
+    pred = check_predictions(first(test), test, "sleap")
+    assert summarize(test.points, pred, test.keypoints, n_boot=0)["mean_px"] > final
 
 
 def test_predictions_are_original_pixels(trained: dict[str, Any]) -> None:
     test: Dataset = trained["test"]
     pred = trained["pred"]
+    assert np.isfinite(pred).all()  # no cutoff: every node gets a location and a score
     m = summarize(test.points, pred, test.keypoints, n_boot=0)
-    assert m["detection_rate"] > 0.9
+    assert m["detection_rate"] == 1.0
     assert m["mean_px"] < 3.0, m
-    score = pred[..., 2][np.isfinite(pred[..., 0])]
-    assert ((score > 0) & (score <= 1.5)).all()
+    assert ((pred[..., 2] > 0) & (pred[..., 2] <= 1.5)).all()
+    assert trained["predictor"].score_cutoff == SleapAdapter.default_config["peak_threshold"]
 
     from benchmark.images import read_image
 
@@ -222,20 +258,58 @@ def test_metrics_agree_with_sleap_nn_evaluator(trained: dict[str, Any], tmp_path
     assert sleap["pck_metrics"]["PCK@5"] == 0.0
 
 
-def test_no_peak_found_is_all_nan_not_a_crash(tmp_path: Path) -> None:
-    """One epoch and a peak threshold no map reaches: every keypoint is a miss."""
+def test_locations_below_the_peak_threshold_are_returned(tmp_path: Path) -> None:
+    """One epoch and a peak threshold no map reaches: every node still has a location, its
+    score below ``score_cutoff``; the harness's cutoff view then has every keypoint missed,
+    as sleap-nn's own inference with that threshold has (it finds no instance)."""
     ds = make_blob_dataset(tmp_path / "data", n_frames=10, seed=6)
     train, test = ds.subset(ds.frame_ids[:8]), ds.subset(ds.frame_ids[8:])
     adapter = SleapAdapter()
     config = SleapAdapter.resolve_config({**CONFIG, "epochs": 1, "peak_threshold": 0.999})
     model_dir = adapter.train(train, None, tmp_path / "work", config, 0)
-    pred = check_predictions(adapter.load(model_dir, tmp_path / "work")(test), test, "sleap")
-    assert np.isnan(pred[..., :2]).all()
-    assert summarize(test.points, pred, test.keypoints, n_boot=0)["detection_rate"] == 0.0
-    # sleap-nn's own evaluation has nothing to evaluate and says so with None.
-    assert sleap_nn_metrics(test, pred, tmp_path / "eval") is None
+    predictor = adapter.load(model_dir, tmp_path / "work")
+    assert predictor.score_cutoff == 0.999
+    pred = check_predictions(predictor(test), test, "sleap")
+    assert np.isfinite(pred[..., :2]).all()
+    assert (pred[..., 2] < predictor.score_cutoff).all()
+    assert summarize(test.points, pred, test.keypoints, n_boot=0)["detection_rate"] == 1.0
+
+    cut = apply_cutoff(pred, predictor.score_cutoff)
+    assert summarize(test.points, cut, test.keypoints, n_boot=0)["detection_rate"] == 0.0
+    assert sleap_nn_metrics(test, cut, tmp_path / "eval") is None  # nothing to evaluate
     notes = read_notes(model_dir)
     assert notes["validation"].endswith("(no val frames given)")
+
+    # The harness's cutoff at any threshold equals sleap-nn's own peak threshold.
+    threshold = float(np.median(pred[..., 2]))
+    np.testing.assert_array_equal(
+        np.isnan(apply_cutoff(pred, threshold)[..., 0]),
+        np.isnan(sleap_nn_predict(model_dir, test, threshold)[..., 0]),
+    )
+
+
+def sleap_nn_predict(model_dir: Path, ds: Dataset, peak_threshold: float) -> np.ndarray:
+    """x, y of sleap-nn's own inference with ``peak_threshold`` (NaN below it)."""
+    from sleap_nn.inference.predictor import Predictor
+
+    from benchmark.images import read_image
+
+    predictor = Predictor.from_model_paths([str(model_dir)], peak_threshold=peak_threshold)
+    images = np.stack([read_image(p) for p in ds.image_paths])
+    (batch,) = predictor.predict(images, make_labels=False, frames=list(range(ds.n_frames)))
+    return batch.pred_keypoints[:, 0].cpu().numpy()
+
+
+def test_training_clock(tmp_path: Path) -> None:
+    """Snapshots load, and a spent budget stops training at the first epoch boundary."""
+    preds = check_training_clock("sleap", {**CONFIG, "epochs": 4}, tmp_path)
+    assert len(preds) >= 4 and not np.allclose(preds[0], preds[-1])
+    model_dir = tmp_path / "budget" / MODEL_DIR
+    notes = read_notes(model_dir)
+    assert notes["stopped_by_budget"] and notes["epochs_run"] == 1
+    with open(model_dir / "training_log.csv", newline="") as fh:
+        assert [r["epoch"] for r in csv.DictReader(fh)] == ["0"]  # Lightning stopped there
+    assert (model_dir / "best.ckpt").is_file()
 
 
 def test_conformance(tmp_path: Path) -> None:
