@@ -35,6 +35,23 @@ Training input. DLC's default training augmentation crops (and pads) every frame
 ``min(448, largest frame side)`` per axis: DLC's default on large frames, no padding on
 small ones.
 
+Training clock (:mod:`adapters.base`). ``train`` calls ``training_starts`` right before
+``train_network``. DLC offers no epoch callback; its runner (``TrainingRunner.fit``) ends
+every epoch by handing the weights to its snapshot manager and then logging
+``Epoch e/n (lr=...), train loss x[, valid loss y]`` on the root logger. A filter on the
+root logger reads that line and calls ``end_epoch``. For the answer to be honoured at any
+epoch, the adapter sets DLC's own snapshot options ``runner.snapshots.save_epochs: 1`` and
+``max_snapshots: 1``: DLC then writes every epoch's weights (as ``snapshot-XXX.pt``, or
+``snapshot-best-XXX.pt`` when the epoch is DLC's best so far) before the line is logged, and
+keeps only the latest one plus its best. A snapshot request hard-links that just-written
+file into the harness's folder (a copy where links fail), so no extra weights are written
+and DLC's later clean-up does not remove it. A stop (the budget is spent) raises a private
+exception from the filter: DLC's runner has no stop hook, the exception leaves ``fit`` and
+``train_network`` at the epoch boundary, after the epoch's snapshot was written, and
+``train`` catches it. The model is then that epoch's file; a finished schedule keeps DLC's
+own choice (``snapshot_index``, -1: DLC's "best" snapshot when it saved one, else the last).
+The chosen file, ``stopped_by_budget`` and ``epochs_run`` go to the notes.
+
 Cross-check (tests/integration/test_deeplabcut.py): resnet_50 trained 2 epochs on 12
 generated 64x48 frames from two labelled folders, with 4 other frames as DLC's test set.
 DLC's ``evaluate_network`` reports test "rmse" 4.50 px (a mean distance over labelled
@@ -49,6 +66,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,6 +85,8 @@ PROJECT = "dlc-project"
 SHUFFLE = 1
 INIT_SNAPSHOT = "kpbench-random-init.pt"
 DLC_CROP = 448  # DeepLabCut's default training crop (data.train.crop_sampling)
+#: DLC snapshot settings that put every epoch's weights on disk, keeping few of them.
+SNAPSHOT_SETTINGS = {"runner.snapshots.save_epochs": 1, "runner.snapshots.max_snapshots": 1}
 VIDEO_CHUNK = 64  # frames per inference call in predict_video
 
 
@@ -74,15 +94,17 @@ class DeepLabCutAdapter(Adapter):
     """DeepLabCut 3 with the PyTorch engine (single animal, bottom-up models).
 
     Options (``None`` = DeepLabCut's own default for the chosen net):
-        net_type: DLC PyTorch net, e.g. ``resnet_50``, ``resnet_101``, ``hrnet_w18``.
-        epochs, batch_size, save_epochs: training schedule (DLC: 200, 8, 25 for resnet_50).
+        net_type: DLC PyTorch net, e.g. ``resnet_50`` (DLC's default), ``hrnet_w18``,
+            ``cspnext_s`` (the fastest on a CPU: docs/deeplabcut-backbones.md).
+        epochs, batch_size: training schedule (DLC: 200 and 8 for resnet_50).
         train_crop: ``auto`` (``min(448, frame size)`` per axis), ``dlc`` (448x448 as DLC),
             ``none`` (whole frames; all frames must then have one size) or ``[w, h]``.
         pretrained: ``auto`` | ``true`` | ``false`` (see the module docstring).
         device: ``auto`` (DLC picks CUDA/MPS/CPU) or a torch device such as ``cpu``.
         images: ``symlink`` or ``copy`` the frames into the DLC project.
-        snapshot_index: DLC's ``snapshotindex``: -1 = the "best" snapshot when DLC saved
-            one, else the last.
+        snapshot_index: DLC's ``snapshotindex`` among the snapshots it kept (the last
+            epoch's and its "best"): -1 = the "best" when DLC saved one, else the last.
+            Used when the schedule finishes; a budget stop keeps that epoch's weights.
         predict_batch_size: images per inference batch.
         pytorch_cfg_updates: ``{"dotted.key": value}`` applied last to
             ``pytorch_config.yaml`` through DLC's own update mechanism.
@@ -94,7 +116,6 @@ class DeepLabCutAdapter(Adapter):
         "net_type": "resnet_50",
         "epochs": None,
         "batch_size": None,
-        "save_epochs": None,
         "train_crop": "auto",
         "pretrained": "auto",
         "device": "auto",
@@ -107,7 +128,6 @@ class DeepLabCutAdapter(Adapter):
     option_rules: ClassVar[Mapping[str, Rule]] = {
         "epochs": POSITIVE_INT_OR_NULL,
         "batch_size": POSITIVE_INT_OR_NULL,
-        "save_epochs": POSITIVE_INT_OR_NULL,
         "train_crop": Either((OneOf(("auto", "dlc", "none")), Pair(POSITIVE_INT))),
         "pretrained": OneOf(("auto", True, False)),
         "images": OneOf(("symlink", "copy")),
@@ -136,33 +156,41 @@ class DeepLabCutAdapter(Adapter):
             updates = {"model.backbone.freeze_bn_stats": False, **updates}
         loader.update_model_cfg(updates)  # DLC's own mechanism; saves pytorch_config.yaml
         pose_cfg = loader.model_cfg.to_dict()
-        snapshot = None if pretrained else random_init(pose_cfg["model"], loader.model_folder, seed)
+        init = None if pretrained else random_init(pose_cfg["model"], loader.model_folder, seed)
 
         import deeplabcut
         from deeplabcut.pose_estimation_pytorch.apis.utils import get_model_snapshots
 
-        with _epoch_progress(self):
+        hook = _EpochHook(self, loader.model_folder, loader.pose_task.snapshot_prefix)
+        self.training_starts()
+        # _BudgetSpent: the clock stopped training at an epoch boundary.
+        with hook.on_root_logger(), contextlib.suppress(_BudgetSpent):
             deeplabcut.train_network(
-                str(project / "config.yaml"), shuffle=SHUFFLE, snapshot_path=snapshot
+                str(project / "config.yaml"), shuffle=SHUFFLE, snapshot_path=init
             )
 
-        snapshots = get_model_snapshots(
-            cfg["snapshot_index"], loader.model_folder, loader.pose_task
-        )
-        if not snapshots:
-            raise RuntimeError(f"DeepLabCut saved no snapshot in {loader.model_folder}")
+        if hook.stopped_at is not None:
+            snapshot = hook.stopped_at
+        else:
+            chosen = get_model_snapshots(
+                cfg["snapshot_index"], loader.model_folder, loader.pose_task
+            )
+            if not chosen:
+                raise RuntimeError(f"DeepLabCut saved no snapshot in {loader.model_folder}")
+            snapshot = Path(chosen[0].path)
         crop = pose_cfg["data"]["train"].get("crop_sampling")
         notes = {
             "pretrained": pretrained,
             "pretrained_reason": why,
             "net_type": cfg["net_type"],
             "epochs": pose_cfg["train_settings"]["epochs"],
+            "epochs_run": hook.done,
+            "stopped_by_budget": hook.stopped_at is not None,
             "batch_size": pose_cfg["train_settings"]["batch_size"],
-            "save_epochs": pose_cfg["runner"]["snapshots"]["save_epochs"],
             "train_crop": [crop["width"], crop["height"]] if crop else None,
             "dlc_test_set": "val" if val is not None and val.n_frames else "first train frame",
             "pytorch_config": str(loader.model_config_path.relative_to(project)),
-            "snapshot": str(Path(snapshots[0].path).relative_to(project)),
+            "snapshot": str(snapshot.relative_to(project)),
             "adapter_config": cfg,
         }
         write_notes(project, notes)
@@ -217,17 +245,21 @@ class DeepLabCutAdapter(Adapter):
         return loader
 
     # ----- prediction -----
-    def load(self, model_dir: Path, workdir: Path) -> DeepLabCutPredictor:
-        """DLC's pose inference runner for the snapshot chosen at the end of training."""
+    def load(
+        self, model_dir: Path, workdir: Path, snapshot: Path | None = None
+    ) -> DeepLabCutPredictor:
+        """DLC's pose inference runner for the model's snapshot, or the weights in the
+        ``snapshot`` folder that ``train`` filled for the harness."""
         from deeplabcut.pose_estimation_pytorch.apis import get_pose_inference_runner
         from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
 
         model_dir = Path(model_dir)
         notes = read_notes(model_dir)
         pose_cfg = read_config_as_dict(model_dir / notes["pytorch_config"])
+        weights = model_dir / notes["snapshot"] if snapshot is None else snapshot_file(snapshot)
         runner = get_pose_inference_runner(
             model_config=pose_cfg,
-            snapshot_path=model_dir / notes["snapshot"],
+            snapshot_path=weights,
             batch_size=int(notes["adapter_config"]["predict_batch_size"]),
             max_individuals=1,
         )
@@ -320,11 +352,14 @@ class DeepLabCutPredictor:
 # ----- helpers -----
 def pytorch_updates(frames: Dataset, cfg: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """The ``pytorch_config.yaml`` changes for adapter options ``cfg``, user updates last."""
-    updates: dict[str, Any] = {"device": cfg["device"], "train_settings.seed": int(seed)}
+    updates: dict[str, Any] = {
+        "device": cfg["device"],
+        "train_settings.seed": int(seed),
+        **SNAPSHOT_SETTINGS,
+    }
     for key, path in (
         ("epochs", "train_settings.epochs"),
         ("batch_size", "train_settings.batch_size"),
-        ("save_epochs", "runner.snapshots.save_epochs"),
     ):
         if cfg[key] is not None:
             updates[path] = cfg[key]
@@ -350,6 +385,14 @@ def random_init(model_cfg: Mapping[str, Any], folder: Path, seed: int) -> Path:
     path = Path(folder) / INIT_SNAPSHOT
     torch.save({"model": model.state_dict(), "metadata": {"epoch": 0}}, path)
     return path
+
+
+def snapshot_file(folder: Path) -> Path:
+    """The DLC snapshot (``.pt``) that ``train`` put in a harness snapshot folder."""
+    files = sorted(Path(folder).glob("*.pt"))
+    if len(files) != 1:
+        raise FileNotFoundError(f"{folder} holds {len(files)} DeepLabCut snapshots, not 1")
+    return files[0]
 
 
 def dlc_rows(rel_paths: Sequence[str]) -> list[int]:
@@ -420,34 +463,93 @@ EPOCH_LINE = re.compile(
 )
 
 
-@contextlib.contextmanager
-def _epoch_progress(adapter: Adapter) -> Iterator[None]:
-    """Report each of DLC's ``Epoch e/n ..., train loss x[, valid loss y]`` log lines.
+class _BudgetSpent(Exception):
+    """Raised from DLC's epoch log line to leave its training loop (the budget is spent)."""
 
-    DLC's only per-epoch output is its log. A filter on the root logger, not a handler:
-    ``train_network`` replaces the root handlers (``logging.basicConfig(force=True)``, then
-    removes them all) but leaves filters alone. The caller's root handlers and level are
-    restored on exit.
+
+class _EpochHook:
+    """Turns each of DLC's epoch log lines into ``end_epoch`` and obeys its answer.
+
+    Args:
+        adapter: The adapter whose clock answers.
+        model_folder: DLC's ``train`` folder, where its snapshot manager writes.
+        prefix: DLC's snapshot file prefix for the pose task (``snapshot``).
+
+    Attributes:
+        done: The last epoch DLC finished.
+        stopped_at: The snapshot file of the epoch where the budget stopped training.
     """
 
-    def report(record: logging.LogRecord) -> bool:
-        match = EPOCH_LINE.search(str(record.msg))
-        if match:
-            epoch, epochs, loss, val_loss = match.groups()
-            adapter.report_progress(int(epoch), int(epochs), loss=loss, val_loss=val_loss)
-        return True
+    def __init__(self, adapter: Adapter, model_folder: Path, prefix: str) -> None:
+        self.adapter = adapter
+        self.model_folder = Path(model_folder)
+        self.prefix = prefix
+        self.done = 0
+        self.stopped_at: Path | None = None
 
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    root.addFilter(report)
+    def epoch_ended(self, epoch: int, epochs: int, loss: str, val_loss: str | None) -> None:
+        """DLC finished ``epoch`` and has already written its snapshot file."""
+        self.done = epoch
+        answer = self.adapter.end_epoch(epoch, epochs, loss=loss, val_loss=val_loss)
+        if answer.snapshot is None and not answer.stop:
+            return
+        written = self.written(epoch)
+        if answer.snapshot is not None:
+            link_or_copy(written, Path(answer.snapshot) / written.name)
+        if answer.stop:
+            self.stopped_at = written
+            raise _BudgetSpent
+
+    def written(self, epoch: int) -> Path:
+        """The snapshot file DLC wrote for ``epoch`` (regular or "best")."""
+        from deeplabcut.pose_estimation_pytorch.data.snapshots import list_snapshots
+
+        found = [
+            s.path for s in list_snapshots(self.model_folder, self.prefix) if s.epochs == epoch
+        ]
+        if not found:
+            raise RuntimeError(
+                f"DeepLabCut wrote no snapshot for epoch {epoch} in {self.model_folder} "
+                "(pytorch_cfg_updates must keep runner.snapshots.save_epochs at 1)"
+            )
+        return Path(found[0])
+
+    @contextlib.contextmanager
+    def on_root_logger(self) -> Iterator[None]:
+        """Read DLC's ``Epoch e/n ..., train loss x[, valid loss y]`` lines while inside.
+
+        A filter on the root logger, not a handler: ``train_network`` replaces the root
+        handlers (``logging.basicConfig(force=True)``, then removes them all) but leaves
+        filters alone. The caller's root handlers and level are restored on exit.
+        """
+
+        def read(record: logging.LogRecord) -> bool:
+            match = EPOCH_LINE.search(str(record.msg))
+            if match:
+                epoch, epochs, loss, val_loss = match.groups()
+                self.epoch_ended(int(epoch), int(epochs), loss, val_loss)
+            return True
+
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        root.addFilter(read)
+        try:
+            yield
+        finally:
+            root.removeFilter(read)
+            for handler in [h for h in root.handlers if h not in handlers]:
+                root.removeHandler(handler)
+                handler.close()
+            for handler in handlers:
+                if handler not in root.handlers:
+                    root.addHandler(handler)
+            root.setLevel(level)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link ``source`` as ``target`` (a copy across file systems)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        yield
-    finally:
-        root.removeFilter(report)
-        for handler in [h for h in root.handlers if h not in handlers]:
-            root.removeHandler(handler)
-            handler.close()
-        for handler in handlers:
-            if handler not in root.handlers:
-                root.addHandler(handler)
-        root.setLevel(level)
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
