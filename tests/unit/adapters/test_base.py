@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from adapters.base import (
     read_notes,
     write_notes,
 )
-from adapters.deeplabcut.adapter import DeepLabCutPredictor, _epoch_progress
+from adapters.deeplabcut.adapter import DeepLabCutPredictor
 from adapters.deepposekit.adapter import DeepPoseKitPredictor
 from adapters.sleap.adapter import SleapPredictor
 from adapters.torch_common.engine import NetPredictor
@@ -68,25 +67,6 @@ def test_end_epoch_answers_with_the_clock(tmp_path: Path) -> None:
     adapter.training_starts()
     assert adapter.end_epoch(1, 10).stop
     assert clock.stopped_by_budget and clock.epochs_done == 1
-
-
-def test_dlc_log_lines_become_progress_and_root_logging_is_restored() -> None:
-    """DeepLabCut's train_network replaces the root handlers; the hook puts them back."""
-    seen: list[dict[str, Any]] = []
-    root = logging.getLogger()
-    before, level = list(root.handlers), root.level
-    with _epoch_progress(_Recording(progress=seen.append)):
-        logging.basicConfig(level=logging.INFO, force=True)  # as DLC's setup_file_logging
-        # DeepLabCut's runner logs on the root logger, as here.
-        logging.info("Epoch 1/2 (lr=0.0005), train loss 0.01234")
-        logging.info("Training for epoch 2 done, starting evaluation")
-        logging.info("Epoch 2/2 (lr=0.0005), train loss 1.5e-03, valid loss 0.20000")
-    assert seen == [
-        {"epoch": 1, "epochs": 2, "loss": 0.01234},
-        {"epoch": 2, "epochs": 2, "loss": 0.0015, "val_loss": 0.2},
-    ]
-    assert root.handlers == before and root.level == level
-    assert not root.filters
 
 
 PREDICTORS = [DeepLabCutPredictor, SleapPredictor, DeepPoseKitPredictor, NetPredictor]
