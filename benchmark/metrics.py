@@ -463,9 +463,8 @@ def tied_with_best(
     return best, ties
 
 
-# ----------------------------------------------------------------------------- report's rankings
-# Added for the report (benchmark/report): the median's CI over test frames and a ranking
-# with ties built on the paired differences above.
+# ----------------------------------------------------------------------------- rankings
+# The median's interval over test frames, and ranks with ties from the paired differences.
 
 
 def bootstrap_median_ci(
