@@ -282,3 +282,43 @@ def fold_spread(overall: pd.DataFrame, metric: str) -> pd.DataFrame:
         vals = list(folds.values())
         out.append([adapter, len(folds), np.mean(vals), min(vals), max(vals), folds])
     return pd.DataFrame(out, columns=columns)
+
+
+#: A job counts as still improving when its final error is below this share of its error
+#: at its last snapshot (75% of its run).
+STILL_IMPROVING = 0.8
+
+
+def still_improving(curves: pd.DataFrame, budget_s: float | None) -> dict[str, float]:
+    """Adapters whose jobs the budget stopped while their error was still falling fast.
+
+    Args:
+        curves: ``curves.csv`` rows of one dataset's finished jobs.
+        budget_s: The run's training budget (None: no adapter was stopped by it).
+
+    Returns:
+        Per such adapter, the mean share by which the ranking metric fell from each job's
+        last snapshot to its final model (0.6: 60% lower), when that mean final/snapshot
+        ratio is below :data:`STILL_IMPROVING` and every job reached the budget.
+    """
+    if budget_s is None or curves.empty:
+        return {}
+    rows = curves[curves["metric"] == CURVE_METRICS[0]]
+    out = {}
+    for adapter, jobs in rows.groupby("adapter", sort=False):
+        ratios = []
+        for _, job in jobs.groupby(["fold", "seed"]):
+            job = job.sort_values(["train_s", "epoch"], kind="stable")
+            final = job[job["final"].astype(bool)]
+            before = job[~job["final"].astype(bool)]
+            if final.empty or before.empty or float(final["train_s"].iloc[-1]) < budget_s:
+                ratios = []
+                break
+            last, end = float(before["value"].iloc[-1]), float(final["value"].iloc[-1])
+            if not (np.isfinite(last) and np.isfinite(end) and last > 0):
+                ratios = []
+                break
+            ratios.append(end / last)
+        if ratios and np.mean(ratios) < STILL_IMPROVING:
+            out[str(adapter)] = 1.0 - float(np.mean(ratios))
+    return out

@@ -30,6 +30,7 @@ from benchmark.report.compare import (
     leaders,
     rank_adapters,
     rank_groups,
+    still_improving,
 )
 from benchmark.report.load import RunResults, ground_truth, load_run
 from benchmark.report.overlays import overlay_grid
@@ -374,7 +375,20 @@ def _curve_context(
         "partial": partial,
         "budget": fmt_duration(budget) if budget is not None else None,
         "leaders": _leader_words(summary, at, budget is not None),
+        "improving": _improving_words(still_improving(curves, budget)),
     }
+
+
+def _improving_words(improving: dict[str, float]) -> str | None:
+    """Which adapters the budget stopped while they were still improving fast, in words."""
+    if not improving:
+        return None
+    parts = [f"{a} (its {RANKING_LABEL} fell {100 * drop:.0f}%)" for a, drop in improving.items()]
+    return (
+        f"Still improving when the budget ended: {_and(parts)}, from the last snapshot (about 75% "
+        "of the budget) to the final model. A larger budget may change their rank; the "
+        "README (Training budget) says how to run one."
+    )
 
 
 def _leader_words(

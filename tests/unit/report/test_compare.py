@@ -200,3 +200,27 @@ def test_fold_spread_averages_seeds_within_a_fold() -> None:
     assert spread.loc["a", "per_fold"] == {0: 2.0, 1: 4.0, 2: 6.0}
     assert spread.loc["a", ["n_folds", "mean", "min", "max"]].tolist() == [3, 4.0, 2.0, 6.0]
     assert spread.loc["b", "n_folds"] == 1
+
+
+def test_still_improving_names_budget_stopped_adapters_whose_error_still_fell() -> None:
+    """fast: stopped at the 10 s budget, 40 -> 10 px over its last quarter; flat: stopped
+    too, but already converged; early: finished its schedule before the budget."""
+    from benchmark.report.compare import still_improving
+
+    def job(adapter, fold, last, final, final_s):
+        return [
+            [adapter, fold, 0, 3, 7.5, False, "mean_px_all", last],
+            [adapter, fold, 0, 4, final_s, True, "mean_px_all", final],
+        ]
+
+    rows = [
+        *job("fast", 0, 40.0, 10.0, 10.2),
+        *job("fast", 1, 20.0, 10.0, 10.1),
+        *job("flat", 0, 5.0, 4.9, 10.3),
+        *job("early", 0, 40.0, 5.0, 6.0),
+    ]
+    columns = ["adapter", "fold", "seed", "epoch", "train_s", "final", "metric", "value"]
+    curves = pd.DataFrame(rows, columns=columns)
+    got = still_improving(curves, budget_s=10.0)
+    assert list(got) == ["fast"] and got["fast"] == pytest.approx(1 - (0.25 + 0.5) / 2)
+    assert still_improving(curves, budget_s=None) == {}
