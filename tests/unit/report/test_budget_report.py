@@ -16,20 +16,7 @@ from benchmark.records import JobRecord, read_datasets, read_record
 from benchmark.report import render_report
 from benchmark.report.summary import fmt_duration
 from tests.unit.report.conftest import BUDGET_S
-from tests.unit.report.test_render import _section, _table
-
-
-def _rows(md: str, heading: str) -> dict[str, list[str]]:
-    """Rows of the first table after ``heading`` (a line of its own), first cell -> rest."""
-    lines = md[md.index(heading + "\n") :].splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
-    rows: dict[str, list[str]] = {}
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split(" | ")]
-        rows[cells[0]] = cells[1:]
-    return rows
+from tests.unit.report.test_render import _rows, _section, _table
 
 
 def _overall(run_dir: Path, dataset: str) -> pd.DataFrame:

@@ -27,7 +27,12 @@ def _section(md: str, dataset: str) -> str:
 
 def _table(section: str, heading: str) -> dict[str, list[str]]:
     """Rows (first cell -> other cells) of the first table under ``### heading``."""
-    lines = section[section.index(f"### {heading}\n") :].splitlines()
+    return _rows(section, f"### {heading}")
+
+
+def _rows(md: str, heading: str) -> dict[str, list[str]]:
+    """Rows of the first table after ``heading`` (a line of its own), first cell -> rest."""
+    lines = md[md.index(heading + "\n") :].splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
     rows: dict[str, list[str]] = {}
     for line in lines[start + 2 :]:
