@@ -64,6 +64,8 @@ _OVER_DETECTED = "over detected labelled keypoints"
 #: every location their framework produces, so misses are rare; the penalty only keeps an
 #: adapter that leaves keypoints out from ranking above one that locates them all.
 MISS_PENALTY_WORDS = "half the frame's diagonal"
+#: Prefix of the metric names (``metrics.csv``) that apply each framework's own score cutoff.
+CUTOFF_PREFIX = "cutoff_"
 #: The metric rankings use (best adapter, paired differences): it counts every labelled
 #: keypoint, so leaving hard keypoints out cannot improve it.
 RANKING_METRIC = "mean_px_all"

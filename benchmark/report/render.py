@@ -16,7 +16,13 @@ import pandas as pd
 
 from benchmark.errors import InputError
 from benchmark.io.predictions import align_predictions, read_predictions
-from benchmark.metrics import MISS_PENALTY_WORDS, RANKING_METRIC, metric, pck_metric
+from benchmark.metrics import (
+    CUTOFF_PREFIX,
+    MISS_PENALTY_WORDS,
+    RANKING_METRIC,
+    metric,
+    pck_metric,
+)
 from benchmark.paths import atomic_write_text
 from benchmark.records import DatasetRecord, JobRecord
 from benchmark.report import figures
@@ -57,7 +63,6 @@ from benchmark.report.summary import (
     schedule_summary,
 )
 from benchmark.report.tracks import tracking_context
-from benchmark.runner.run import CUTOFF_PREFIX
 
 STDERR_LINES = 20
 NOTES_CHARS = 80  # notes in the schedules table; every note is listed below it

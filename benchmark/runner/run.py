@@ -427,15 +427,13 @@ TIMING_KEYS = (
 )
 TRAINING_KEYS = ("budget_s", "stopped_by_budget", "epochs_done", "epochs_planned")
 MODEL_KEYS = ("n_params", "model_mb")
-#: Prefix of the metric names that apply the framework's own score cutoff.
-CUTOFF_PREFIX = "cutoff_"
 KEY_COLUMNS = ["run", "dataset", "fold", "adapter", "seed"]
 
 
 def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rebuild ``metrics.csv``, ``frame_errors.csv`` and ``curves.csv`` from the finished
     jobs' folders."""
-    from benchmark.metrics import tidy_rows
+    from benchmark.metrics import CUTOFF_PREFIX, tidy_rows
 
     metric_rows, error_frames, curve_frames = [], [], []
     for job_json in sorted((run_dir / "jobs").glob(f"*/{JOB_JSON}")):
