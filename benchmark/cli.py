@@ -167,18 +167,21 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from benchmark.runner.config import RunConfig
+    from benchmark.runner.config import RunConfig, with_executor
     from benchmark.runner.run import job_counts, run
 
     config = RunConfig.load(args.config)
+    if args.executor:
+        config = with_executor(config, args.executor)
     out = (Path(args.out) if args.out else Path("runs") / config.name).resolve()
     try:
         run(config, out, quiet=args.quiet)
     except KeyboardInterrupt:
         done = len(job_counts(out).get("done", []))
+        again = f" --executor {args.executor}" if args.executor else ""
         print(
             f"kpbench: interrupted; {done} finished job(s) are kept in {out}; run the same "
-            f"command again to resume: kpbench run {args.config} --out {out}",
+            f"command again to resume: kpbench run {args.config} --out {out}{again}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -314,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         help="run directory: new, empty, or an earlier run of this config to resume "
         "(default ./runs/<name>)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=["local", "slurm"],
+        help="where the jobs run: this machine, or a Slurm cluster through submitit "
+        "(default: the config's executor, else local; see docs/cluster.md)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_run)

@@ -165,6 +165,25 @@ class WorkerResult:
     schema: int = SCHEMA
 
 
+@dataclass(frozen=True)
+class Execution:
+    """Where and how a job's worker ran.
+
+    Attributes:
+        executor: ``local`` or ``slurm``.
+        node: Host that ran the worker (a cluster's compute node), when known.
+        slurm_job_id: Slurm's id of the job (Slurm only).
+        cpus: CPUs the worker was pinned to (local slots only).
+        gpu: GPU the worker saw (local slots only).
+    """
+
+    executor: str = "local"
+    node: str | None = None
+    slurm_job_id: str | None = None
+    cpus: list[int] | None = None
+    gpu: str | None = None
+
+
 #: Job statuses: ``done`` (metrics computed), ``failed`` (error recorded), ``skipped`` (an
 #: optional adapter that cannot run here).
 STATUSES = ("done", "failed", "skipped")
@@ -188,6 +207,7 @@ class JobRecord:
         error: Why the job failed or was skipped.
         stderr_tail: Last lines of the worker's stderr when it failed.
         metrics: The harness's metrics of the job's predictions (``metrics.summarize``).
+        execution: The executor, node and cluster job id that ran the worker.
         model_dir, timing, model, framework_version, notes, environment, training, curve,
             score_cutoff: From the worker's :class:`WorkerResult` (done jobs only).
     """
@@ -214,6 +234,7 @@ class JobRecord:
     training: TrainingInfo | None = None
     curve: list[CurvePoint] = field(default_factory=list)
     score_cutoff: float | None = None
+    execution: Execution | None = None
     schema: int = SCHEMA
 
     def __post_init__(self) -> None:

@@ -158,6 +158,19 @@ def _host_words(host: dict) -> str:
     return f"{cpu}" + (f" ({cores} cores)" if cores else "") + f"; GPU: {gpu_text or 'none'}"
 
 
+def _hardware(results: RunResults) -> str:
+    """The machines that trained: the run's host, or a cluster's nodes by hardware."""
+    hosts: dict[str, set[str]] = {}
+    for job in results.jobs:
+        if job.status == "done" and job.execution and job.execution.executor == "slurm":
+            words = _host_words(job.provenance.get("host", {}))
+            hosts.setdefault(words, set()).add(job.execution.node or "node not recorded")
+    if not hosts:
+        return _host_words(results.run.host)
+    parts = [f"{words} on {', '.join(sorted(nodes))}" for words, nodes in sorted(hosts.items())]
+    return "Slurm jobs, " + "; ".join(parts)
+
+
 def _dataset_heading(name: str, meta: DatasetRecord | None) -> tuple[str, str]:
     """Heading suffix (synthetic or real, species) and a line of facts for one dataset."""
     if meta is None:
@@ -823,7 +836,7 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
         "has_budget": results.budget_s is not None,
         "name": results.name,
         "created": results.run.created,
-        "hardware": _host_words(results.run.host),
+        "hardware": _hardware(results),
         "n_jobs": len(results.jobs),
         "job_counts": _status_words(statuses),
         "datasets": datasets,

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Rule
+from adapters.options import (
+    POSITIVE,
+    POSITIVE_INT,
+    POSITIVE_INT_OR_NULL,
+    Number,
+    OneOf,
+    Rule,
+)
 from benchmark.errors import InputError, KpbenchError
 from benchmark.metrics import DEFAULT_THRESHOLDS
 
@@ -27,6 +34,11 @@ def _check_text(where: str, value: Any, *, nullable: bool = False) -> None:
 
 
 _BOOL = OneOf((True, False))
+
+
+def _default(f: Any) -> Any:
+    """A dataclass field's default value."""
+    return f.default_factory() if f.default_factory is not MISSING else f.default
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,120 @@ class BudgetSpec:
             object.__setattr__(self, "train_s", float(self.train_s))
 
 
+#: Executor options that only one kind of executor takes.
+LOCAL_ONLY = ("cpu_sets", "gpus")
+SLURM_ONLY = (
+    "partition",
+    "gpus_per_job",
+    "cpus_per_job",
+    "mem_gb",
+    "time_min",
+    "extra",
+    "setup",
+    "poll_s",
+)
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where each job's worker command runs (``executor: {kind: slurm, ...}``).
+
+    The executor changes no job: a run can be resumed under another one.
+
+    Attributes:
+        kind: ``local`` (this machine, the default) or ``slurm`` (through submitit).
+        max_parallel: Jobs at once. Locally above 1 only with ``cpu_sets`` or ``gpus``: two
+            trainings sharing the same cores are each many times slower.
+        cpu_sets: Local: per slot, the CPU numbers its jobs are pinned to (disjoint).
+        gpus: Local: per slot, the GPU its jobs see (``CUDA_VISIBLE_DEVICES``).
+        partition: Slurm partition (default: the cluster's default).
+        gpus_per_job: Slurm: GPUs per job.
+        cpus_per_job: Slurm: CPUs per job (default: the run's ``threads``).
+        mem_gb: Slurm: memory per job in GB (default: the partition's default).
+        time_min: Slurm: time limit per job in minutes (default: the adapter's
+            ``timeout_s`` plus 5 minutes).
+        extra: Slurm: further sbatch options, e.g. ``{account: lab, qos: high}``.
+        setup: Slurm: shell lines run in each job first (``module load cuda``).
+        poll_s: Slurm: seconds between two status queries (``sacct``).
+    """
+
+    kind: str = "local"
+    max_parallel: int = 1
+    cpu_sets: tuple[tuple[int, ...], ...] | None = None
+    gpus: tuple[str, ...] | None = None
+    partition: str | None = None
+    gpus_per_job: int = 0
+    cpus_per_job: int | None = None
+    mem_gb: float | None = None
+    time_min: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    setup: tuple[str, ...] = ()
+    poll_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        _check("executor: kind", self.kind, OneOf(("local", "slurm")))
+        _check("executor: max_parallel", self.max_parallel, POSITIVE_INT)
+        given = {f.name for f in fields(self) if getattr(self, f.name) != _default(f)}
+        wrong = sorted(given & set(SLURM_ONLY if self.kind == "local" else LOCAL_ONLY))
+        if wrong:
+            other = "slurm" if self.kind == "local" else "local"
+            raise ValueError(
+                f"executor: {wrong[0]!r} is an option of kind {other}, not of kind {self.kind}"
+            )
+        if self.kind == "local":
+            self._check_slots()
+        else:
+            _check_text("executor: partition", self.partition, nullable=True)
+            _check("executor: gpus_per_job", self.gpus_per_job, Number(integer=True, min=0))
+            _check("executor: cpus_per_job", self.cpus_per_job, POSITIVE_INT_OR_NULL)
+            _check("executor: mem_gb", self.mem_gb, Number(above=0, nullable=True))
+            _check("executor: time_min", self.time_min, POSITIVE_INT_OR_NULL)
+            _check("executor: poll_s", self.poll_s, POSITIVE)
+            if not isinstance(self.extra, dict):
+                raise ValueError(f"executor: extra must be a mapping, not {self.extra!r}")
+            if not all(isinstance(line, str) for line in self.setup):
+                raise ValueError(f"executor: setup must be a list of lines, not {self.setup!r}")
+            object.__setattr__(self, "setup", tuple(self.setup))
+
+    def _check_slots(self) -> None:
+        if self.cpu_sets is not None:
+            sets = tuple(tuple(c) for c in self.cpu_sets)
+            for cpus in sets:
+                if not cpus or not all(isinstance(c, int) and c >= 0 for c in cpus):
+                    raise ValueError(
+                        f"executor: cpu_sets must be lists of CPU numbers, not {list(cpus)!r}"
+                    )
+            flat = [c for cpus in sets for c in cpus]
+            if len(set(flat)) != len(flat):
+                raise ValueError("executor: cpu_sets overlap; each slot needs CPUs of its own")
+            object.__setattr__(self, "cpu_sets", sets)
+        if self.gpus is not None:
+            object.__setattr__(self, "gpus", tuple(str(g) for g in self.gpus))
+        for name in LOCAL_ONLY:
+            slots = getattr(self, name)
+            if slots is not None and len(slots) != self.max_parallel:
+                raise ValueError(
+                    f"executor: {name} has {len(slots)} slots but max_parallel is "
+                    f"{self.max_parallel}; give one per parallel job"
+                )
+        if self.max_parallel > 1 and self.cpu_sets is None and self.gpus is None:
+            raise ValueError(
+                f"executor: max_parallel {self.max_parallel} on this machine needs cpu_sets "
+                "or gpus (one slot per parallel job): jobs sharing the same cores are each "
+                "many times slower, which would distort every timing"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for YAML/JSON."""
+        data = asdict(self)
+        if self.cpu_sets is not None:
+            data["cpu_sets"] = [list(c) for c in self.cpu_sets]
+        if self.gpus is not None:
+            data["gpus"] = list(self.gpus)
+        data["setup"] = list(self.setup)
+        return data
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything ``kpbench run`` needs; stored resolved in the run directory.
@@ -139,6 +265,7 @@ class RunConfig:
         track_videos: After training, run ``kpbench track`` for every adapter on each
             dataset's videos (``<dataset>/videos/*.mp4|avi``): true for every dataset, or a
             list of dataset names.
+        executor: Where the jobs run (this machine, or a Slurm cluster).
     """
 
     name: str
@@ -151,6 +278,7 @@ class RunConfig:
     budget: BudgetSpec = BudgetSpec()
     overlay_frames: int = 6
     track_videos: bool | tuple[str, ...] = False
+    executor: ExecutorSpec = ExecutorSpec()
 
     def __post_init__(self) -> None:
         _check_text("name", self.name)
@@ -168,6 +296,12 @@ class RunConfig:
                     f"adapter {spec.label!r}: timeout_s ({spec.timeout_s:g} s) must exceed "
                     f"the training budget ({budget:g} s), with room for setup and prediction"
                 )
+        for i, cpus in enumerate(self.executor.cpu_sets or ()):
+            if len(cpus) < self.threads:
+                raise ValueError(
+                    f"executor: cpu_sets slot {i} has {len(cpus)} CPU(s) for {self.threads} "
+                    "threads per job; give each slot at least 'threads' CPUs"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for YAML/JSON."""
@@ -178,6 +312,7 @@ class RunConfig:
         data["thresholds"] = list(self.thresholds)
         if not isinstance(self.track_videos, bool):
             data["track_videos"] = list(self.track_videos)
+        data["executor"] = self.executor.to_dict()
         return data
 
     @classmethod
@@ -196,6 +331,7 @@ class RunConfig:
             "budget",
             "overlay_frames",
             "track_videos",
+            "executor",
         }
         try:
             _check_keys(data, known, "run config")
@@ -203,6 +339,7 @@ class RunConfig:
             adapters = tuple(_adapter_spec(a) for a in data.get("adapters") or [])
             split = SplitSpec(**_entry(SplitSpec, data.get("split") or {}, "split"))
             budget = BudgetSpec(**_entry(BudgetSpec, data.get("budget") or {}, "budget"))
+            executor = _executor_spec(data.get("executor") or {})
             config = cls(
                 name=str(data.get("name") or source.stem),
                 datasets=datasets,
@@ -214,6 +351,7 @@ class RunConfig:
                 budget=budget,
                 overlay_frames=data.get("overlay_frames", 6),
                 track_videos=_track_videos(data.get("track_videos", False)),
+                executor=executor,
             )
         except ValueError as exc:
             raise InputError(source, str(exc)) from None
@@ -296,6 +434,31 @@ def _dataset_spec(entry: Any) -> DatasetSpec:
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     return DatasetSpec(**entry)
+
+
+def _executor_spec(entry: Any) -> ExecutorSpec:
+    entry = dict(_entry(ExecutorSpec, entry, "executor"))
+    for key in ("cpu_sets", "gpus", "setup"):
+        value = entry.get(key)
+        if value is not None and not isinstance(value, list):
+            raise ValueError(f"executor: {key} must be a list, not {value!r}")
+    if entry.get("cpu_sets") is not None:
+        for cpus in entry["cpu_sets"]:
+            if not isinstance(cpus, list):
+                raise ValueError(f"executor: each of cpu_sets must be a list, not {cpus!r}")
+        entry["cpu_sets"] = tuple(tuple(c) for c in entry["cpu_sets"])
+    for key in ("gpus", "setup"):
+        if entry.get(key) is not None:
+            entry[key] = tuple(entry[key])
+    return ExecutorSpec(**entry)
+
+
+def with_executor(config: RunConfig, kind: str) -> RunConfig:
+    """``config`` run by the executor ``kind`` (``kpbench run --executor``): the config's own
+    executor options are kept when they are of that kind."""
+    if config.executor.kind == kind:
+        return config
+    return replace(config, executor=ExecutorSpec(kind=kind))
 
 
 def _track_videos(value: Any) -> bool | tuple[str, ...]:

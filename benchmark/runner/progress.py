@@ -40,7 +40,11 @@ def read_progress(path: Path) -> dict[str, Any]:
 
 
 class JobProgress:
-    """Shows the jobs of one run as they advance.
+    """Shows the jobs of one run as they advance, one job or several at a time.
+
+    Each job is known by a key (its id). With one job running, the bar (or the log) shows its
+    phase or epoch; with several (a cluster, local slots), the bar shows the counts of
+    queued, running, done and failed jobs, and the log gets a line whenever they change.
 
     Args:
         total: Jobs to run.
@@ -52,10 +56,11 @@ class JobProgress:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.total = total
-        self.index = 0
-        self.label = ""
-        self._last_epoch: Any = None
         self.live = not quiet and self.stream.isatty()
+        self.counts = {"queued": 0, "running": 0, "done": 0, "failed": 0}
+        self._jobs: dict[str, tuple[int, str]] = {}  # key -> (index, label)
+        self._last_epoch: dict[str, Any] = {}
+        self._last_counts = ""
         self.bar = tqdm(
             total=total,
             disable=not self.live,
@@ -70,34 +75,55 @@ class JobProgress:
     def __exit__(self, *exc: object) -> None:
         self.bar.close()
 
-    def start(self, label: str) -> None:
-        """A job starts; ``label`` says which (adapter, dataset, fold, seed)."""
-        self.index += 1
-        self.label = label
-        self._last_epoch = None
+    def start(self, key: str, label: str, detail: str = "started") -> None:
+        """A job starts (or is submitted: ``detail`` says so); ``label`` says which."""
+        self._jobs[key] = (len(self._jobs) + 1, label)
         if self.live:
             self.bar.set_description(label)
         else:
-            self._line("started")
+            self._line(key, detail)
 
-    def update(self, values: dict[str, Any], elapsed: float) -> None:
-        """The running job's latest progress record, ``elapsed`` seconds after its start."""
+    def note(self, key: str, text: str) -> None:
+        """A line about one job (e.g. "running on node-3")."""
+        if self.live:
+            self.bar.write(f"{self._jobs[key][1]}: {text}", file=self.stream)
+        else:
+            self._line(key, text)
+
+    def update(self, key: str, values: dict[str, Any], elapsed: float) -> None:
+        """The job's latest progress record, ``elapsed`` seconds after its start."""
         text = progress_text(values, elapsed)
         if self.live:
-            self.bar.set_postfix_str(text, refresh=True)
-        elif values.get("epoch") and values.get("epoch") != self._last_epoch:
-            self._last_epoch = values.get("epoch")
-            self._line(text)
+            if self.counts["running"] <= 1:
+                self.bar.set_description(self._jobs[key][1])
+                self.bar.set_postfix_str(text, refresh=True)
+        elif values.get("epoch") and values.get("epoch") != self._last_epoch.get(key):
+            self._last_epoch[key] = values.get("epoch")
+            self._line(key, text)
 
-    def finish(self, status: str, detail: str = "") -> None:
+    def finish(self, key: str, status: str, detail: str = "") -> None:
         """The job ended with ``status`` (done, failed, skipped)."""
         text = status if not detail else f"{status}: {detail}"
         if self.live:
             if status != "done":
-                self.bar.write(f"{self.label} {text}", file=self.stream)
+                self.bar.write(f"{self._jobs[key][1]} {text}", file=self.stream)
             self.bar.update(1)
         else:
-            self._line(text)
+            self._line(key, text)
+
+    def show_counts(self, queued: int, running: int, done: int, failed: int) -> None:
+        """The run's jobs by state (shown when it changed; for runs of several at once)."""
+        self.counts = {"queued": queued, "running": running, "done": done, "failed": failed}
+        text = f"queued {queued}, running {running}, done {done}, failed {failed}"
+        if text == self._last_counts:
+            return
+        self._last_counts = text
+        if self.live:
+            if running > 1 or queued:
+                self.bar.set_description(f"{running} running")
+                self.bar.set_postfix_str(text, refresh=True)
+        elif not self.quiet:
+            print(f"jobs: {text}", file=self.stream, flush=True)
 
     def write(self, text: str) -> None:
         """A message between jobs (e.g. an environment build)."""
@@ -106,6 +132,7 @@ class JobProgress:
         elif not self.quiet:
             print(text, file=self.stream, flush=True)
 
-    def _line(self, text: str) -> None:
+    def _line(self, key: str, text: str) -> None:
         if not self.quiet:
-            print(f"[{self.index}/{self.total}] {self.label}: {text}", file=self.stream, flush=True)
+            index, label = self._jobs[key]
+            print(f"[{index}/{self.total}] {label}: {text}", file=self.stream, flush=True)

@@ -9,14 +9,11 @@ folders, so an interrupted and resumed run ends with the same tables as an unint
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +29,7 @@ from benchmark.errors import InputError, KpbenchError
 from benchmark.paths import atomic_write_text, sha256_file
 from benchmark.records import (
     DatasetRecord,
+    Execution,
     JobRecord,
     RunManifest,
     WorkerResult,
@@ -41,12 +39,15 @@ from benchmark.records import (
     write_record,
 )
 from benchmark.runner.config import AdapterSpec, RunConfig, SplitSpec, check_adapters
+from benchmark.runner.executors import Executor, Handle, Outcome, WorkerCommand, make_executor
 from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info
 from benchmark.runner.worker import dataset_to_plain
 from benchmark.splits import Split, load_splits, make_splits, save_splits
 
 STDERR_TAIL_LINES = 40
+#: Seconds between two looks at the running jobs.
+POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -157,28 +158,11 @@ def dataset_record(ds: Dataset) -> DatasetRecord:
 
 
 # ----------------------------------------------------------------------------- one job
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the runner dies, so no orphaned worker keeps training."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     if not path.is_file():
         return ""
     text = path.read_text(errors="replace").splitlines()
     return "\n".join(text[-lines:])
-
-
-def _describe_exit(rc: int) -> str:
-    if rc < 0:
-        sig = signal.Signals(-rc).name
-        hint = " (killed: out of memory?)" if -rc == signal.SIGKILL else ""
-        return f"worker died from signal {sig}{hint}"
-    return f"worker exited with code {rc}"
 
 
 def _last_error_line(stderr_tail: str) -> str:
@@ -189,83 +173,11 @@ def _last_error_line(stderr_tail: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def run_worker(
-    spec: dict[str, Any],
-    folder: Path,
-    python: str,
-    timeout_s: float,
-    progress: JobProgress | None,
-) -> tuple[int | None, str]:
-    """Start the worker process and wait for it, showing its progress.
-
-    On KeyboardInterrupt the worker (a process group of its own, so the terminal's Ctrl-C
-    does not reach it) is killed before the interrupt goes on: nothing keeps training.
-
-    Returns:
-        The exit code (None on timeout) and a description of how it ended.
-    """
-    from benchmark.envs import child_env
-
-    spec_path = folder / "spec.json"
-    atomic_write_text(spec_path, json.dumps(spec))
-    env = child_env(int(spec["threads"]))
-    progress_path = Path(spec["progress_path"])
-    started = time.monotonic()
-    with (folder / "stdout.log").open("wb") as out, (folder / "stderr.log").open("wb") as err:
-        proc = subprocess.Popen(
-            [python, "-m", "benchmark.runner.worker", str(spec_path)],
-            stdout=out,
-            stderr=err,
-            env=env,
-            cwd=folder,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        try:
-            while True:
-                try:
-                    rc = proc.wait(timeout=1.0)
-                    return rc, _describe_exit(rc) if rc else "ok"
-                except subprocess.TimeoutExpired:
-                    pass
-                elapsed = time.monotonic() - started
-                if elapsed > timeout_s:
-                    _kill(proc)
-                    return None, f"timed out after {timeout_s:.0f} s"
-                if progress is not None:
-                    progress.update(read_progress(progress_path), elapsed)
-        except BaseException:
-            _kill(proc)
-            raise
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the worker's whole process group and reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-def execute_job(
-    run_dir: Path,
-    config: RunConfig,
-    job: Job,
-    ds: Dataset,
-    split: Split,
-    provenance: dict[str, Any],
-    progress: JobProgress | None = None,
+def job_header(
+    run_dir: Path, job: Job, split: Split, provenance: dict[str, Any], python: str | None
 ) -> JobRecord:
-    """Run one job in a worker and store its ``job.json`` (done or failed)."""
-    import shutil
-
-    from benchmark import envs
-    from benchmark.registry import load_class
-
-    folder = job_dir(run_dir, job)
-    if folder.exists():
-        shutil.rmtree(folder)  # leftovers of an interrupted attempt
-    folder.mkdir(parents=True)
-    record = JobRecord(
+    """The job's record before it ends: which job, and what it ran with."""
+    return JobRecord(
         job_id=job.id,
         dataset=job.dataset,
         fold=job.fold,
@@ -278,21 +190,46 @@ def execute_job(
             "dataset_hash": split.dataset_hash,
             "split_hash": sha256_file(run_dir / "splits" / f"{job.dataset}.json"),
         },
+        python=python,
     )
+
+
+def prepare_job(
+    run_dir: Path,
+    config: RunConfig,
+    job: Job,
+    ds: Dataset,
+    split: Split,
+    provenance: dict[str, Any],
+    on_build: Any = None,
+) -> tuple[JobRecord, WorkerCommand | None]:
+    """A fresh job folder with the worker's ``spec.json``, and the command to run it.
+
+    A job whose adapter cannot run here gets its ``job.json`` (failed, or skipped when the
+    adapter is optional) and no command.
+    """
+    import shutil
+
+    from benchmark import envs
+    from benchmark.registry import load_class
+
+    folder = job_dir(run_dir, job)
+    if folder.exists():
+        shutil.rmtree(folder)  # leftovers of an interrupted attempt
+    folder.mkdir(parents=True)
     adapter_cls = load_class(job.adapter.name)
     try:
-        on_build = progress.write if progress is not None else None
         python = envs.interpreter_for(adapter_cls, job.adapter.python, on_build)
         # Only this interpreter can say whether the framework is installed in it.
         ok, why = adapter_cls.available() if envs.is_this_interpreter(python) else (True, "")
         status = "skipped" if job.adapter.optional else "failed"
     except envs.EnvBuildError as exc:  # a broken build fails the job, optional or not
         ok, why, status, python = False, str(exc), "failed", Path(sys.executable)
-    record = replace(record, python=str(python))
+    record = job_header(run_dir, job, split, provenance, str(python))
     if not ok:
         record = record.ended(status, f"adapter cannot run here: {why}")
         write_record(folder / JOB_JSON, record)
-        return record
+        return record, None
 
     spec = {
         "adapter": job.adapter.name,
@@ -309,16 +246,50 @@ def execute_job(
         "val": dataset_to_plain(ds.subset(split.val)) if split.val else _empty(ds),
         "test": dataset_to_plain(ds.subset(split.test), with_labels=False),
     }
-    rc, how = run_worker(spec, folder, str(python), job.adapter.timeout_s, progress)
-    stderr_tail = _tail(folder / "stderr.log")
+    spec_path = folder / "spec.json"
+    atomic_write_text(spec_path, json.dumps(spec))
+    command = WorkerCommand(
+        job_id=job.id,
+        python=str(python),
+        spec_path=spec_path,
+        folder=folder,
+        threads=config.threads,
+        timeout_s=job.adapter.timeout_s,
+    )
+    return record, command
+
+
+def finish_job(
+    run_dir: Path,
+    config: RunConfig,
+    job: Job,
+    ds: Dataset,
+    split: Split,
+    record: JobRecord,
+    outcome: Outcome,
+    execution: Execution,
+) -> JobRecord:
+    """Store the ended job's ``job.json``: done with the harness's metrics when the worker
+    succeeded, else failed with how it ended and the tail of its stderr."""
+    folder = job_dir(run_dir, job)
+    stderr_tail = _tail(folder / "stderr.log") or outcome.log_tail
     result_path = folder / "result.json"
-    if rc == 0 and result_path.is_file():
+    if outcome.ok and result_path.is_file():
         result = read_record(result_path, WorkerResult)
         metrics = _job_metrics(config, ds, split, folder, job.adapter.label, result)
         record = record.finished(result, metrics)
+        node = result.environment.get("node")
+        if node:  # the provenance names the machine that trained, not the submitting host
+            host = {**record.provenance.get("host", {}), "node": node}
+            host.update({k: result.environment[k] for k in ("cpu", "cores", "gpu")
+                         if k in result.environment})  # fmt: skip
+            record = replace(record, provenance={**record.provenance, "host": host})
+            execution = replace(execution, node=node)
     else:
         detail = _last_error_line(stderr_tail)
+        how = outcome.how
         record = record.ended("failed", f"{how}: {detail}" if detail else how, stderr_tail)
+    record = replace(record, execution=execution)
     write_record(folder / JOB_JSON, record)
     return record
 
@@ -485,8 +456,9 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- the run
-#: Config keys that do not change any job: a finished run can be resumed with new values.
-AFTER_TRAINING_KEYS = ("track_videos", "overlay_frames")
+#: Config keys that do not change any job: a run can be resumed with new values (the
+#: executor only says where the jobs run).
+NON_JOB_KEYS = ("track_videos", "overlay_frames", "executor")
 #: The run's manifest; a folder holding one (written by kpbench) is a run directory.
 MANIFEST = "run.json"
 DATASETS_JSON = "datasets.json"
@@ -528,7 +500,7 @@ def _check_same_config(run_dir: Path, manifest: RunManifest, config: RunConfig) 
     """Refuse to resume a run made with a config whose jobs differ."""
 
     def jobs_part(cfg: dict) -> dict:
-        return {k: v for k, v in cfg.items() if k not in AFTER_TRAINING_KEYS}
+        return {k: v for k, v in cfg.items() if k not in NON_JOB_KEYS}
 
     new = json.loads(json.dumps(config.to_dict()))
     # Runs from before budgets and per-dataset splits have neither key.
@@ -584,10 +556,12 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
     """
     run_dir = Path(run_dir).resolve()  # workers run in the repository root, not the cwd
     check_adapters(config)
+    executor = make_executor(config.executor)
     manifest = existing_manifest(run_dir)
     if manifest is not None:
         _check_same_config(run_dir, manifest, config)
     datasets, skipped = _load_datasets(config, run_dir, quiet)
+    _check_no_cluster_jobs_left(run_dir, config, run_jobs(config, datasets))
 
     # ----- from here on the run directory is written
     if manifest is None:
@@ -616,14 +590,137 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
     if len(todo) < len(jobs):
         _log(quiet, f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already done")
     with JobProgress(len(todo), quiet=quiet) as progress:
-        for job, ds, split in todo:
-            progress.start(job.label)
-            record = execute_job(run_dir, config, job, ds, split, provenance, progress)
-            progress.finish(record.status, record.error or "")
+        run_queue(run_dir, config, todo, provenance, executor, progress)
     if config.track_videos:
         track_videos(run_dir, config, {name: ds for name, (ds, _) in datasets.items()}, quiet)
     metrics, _ = collect_tables(run_dir, config.name)
     return metrics
+
+
+def _check_no_cluster_jobs_left(
+    run_dir: Path, config: RunConfig, jobs: list[tuple[Job, Dataset, Split]]
+) -> None:
+    """Refuse to run here a job an earlier run submitted to Slurm and never collected: it may
+    still be running there, into the same folder."""
+    from benchmark.runner.executors.slurm import SLURM_JSON
+
+    if config.executor.kind == "slurm":
+        return
+    for job, _, _ in jobs:
+        folder = job_dir(run_dir, job)
+        if (folder / SLURM_JSON).is_file() and not (folder / JOB_JSON).is_file():
+            raise InputError(
+                folder / SLURM_JSON,
+                "this job was submitted to Slurm by an earlier run and not collected: resume "
+                "with --executor slurm, or scancel it and delete this job folder",
+            )
+
+
+@dataclass
+class _Submitted:
+    """A job handed to the executor, until it ends."""
+
+    job: Job
+    ds: Dataset
+    split: Split
+    record: JobRecord
+    handle: Handle
+    phase: str = ""
+    running_since: float = 0.0
+
+
+def run_queue(
+    run_dir: Path,
+    config: RunConfig,
+    todo: list[tuple[Job, Dataset, Split]],
+    provenance: dict[str, Any],
+    executor: Executor,
+    progress: JobProgress,
+) -> None:
+    """Run the jobs of ``todo`` through ``executor``, up to its ``max_parallel`` at once, and
+    store each one's ``job.json`` as it ends.
+
+    Jobs an earlier, interrupted ``kpbench run`` left queued or running on a cluster are
+    found again and awaited, not submitted again. On an interrupt, local workers are killed;
+    cluster jobs go on, to be collected by the next run.
+    """
+    waiting: deque[tuple[Job, Dataset, Split]] = deque()
+    submitted: list[_Submitted] = []
+    for job, ds, split in todo:
+        folder = job_dir(run_dir, job)
+        # A job that ended (failed) is tried again; one without job.json may still be out.
+        handle = None if (folder / JOB_JSON).is_file() else executor.reattach(folder)
+        if handle is None:
+            waiting.append((job, ds, split))
+            continue
+        record = job_header(run_dir, job, split, provenance, handle.command.python)
+        ref = executor.provenance(handle).get("slurm_job_id")
+        progress.start(job.id, job.label, f"found again (Slurm job {ref}): waiting for it")
+        submitted.append(_Submitted(job, ds, split, record, handle))
+    ended = {"done": 0, "failed": 0}
+    try:
+        while waiting or submitted:
+            while waiting and len(submitted) < executor.max_parallel:
+                job, ds, split = waiting.popleft()
+                record, command = prepare_job(
+                    run_dir, config, job, ds, split, provenance, progress.write
+                )
+                if command is None:
+                    progress.start(job.id, job.label)
+                    progress.finish(job.id, record.status, record.error or "")
+                    ended["failed" if record.status == "failed" else "done"] += 1
+                    continue
+                handle = executor.submit(command)
+                ref = executor.provenance(handle).get("slurm_job_id")
+                progress.start(
+                    job.id, job.label, f"submitted (Slurm job {ref})" if ref else "started"
+                )
+                submitted.append(_Submitted(job, ds, split, record, handle))
+            executor.refresh()
+            for entry in list(submitted):
+                outcome = executor.outcome(entry.handle)
+                if outcome is None:
+                    _show_running(executor, entry, progress)
+                    continue
+                execution = Execution(**executor.provenance(entry.handle), node=outcome.node)
+                record = finish_job(
+                    run_dir, config, entry.job, entry.ds, entry.split, entry.record, outcome,
+                    execution,
+                )  # fmt: skip
+                submitted.remove(entry)
+                progress.finish(entry.job.id, record.status, record.error or "")
+                ended["failed" if record.status == "failed" else "done"] += 1
+            if executor.max_parallel > 1 or executor.detaches:
+                queued = sum(e.phase == "queued" for e in submitted)
+                progress.show_counts(
+                    len(waiting) + queued, len(submitted) - queued, ended["done"], ended["failed"]
+                )
+            if submitted:
+                time.sleep(POLL_S)
+    except BaseException:
+        if executor.detaches and submitted:
+            progress.write(
+                f"{len(submitted)} job(s) stay queued or running on the cluster; run the "
+                "same command again to wait for them and collect their results"
+            )
+        else:
+            for entry in submitted:
+                executor.cancel(entry.handle)
+        raise
+
+
+def _show_running(executor: Executor, entry: _Submitted, progress: JobProgress) -> None:
+    """Progress of a submitted job that has not ended: its phase, then its epochs."""
+    phase = executor.phase(entry.handle)
+    if phase != entry.phase:
+        if phase == "running":
+            entry.running_since = time.monotonic()
+            if entry.phase == "queued":
+                progress.note(entry.job.id, "running")
+        entry.phase = phase
+    if phase == "running":
+        values = read_progress(entry.handle.command.progress_path)
+        progress.update(entry.job.id, values, time.monotonic() - entry.running_since)
 
 
 def run_jobs(

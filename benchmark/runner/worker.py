@@ -16,7 +16,9 @@ final model's timed prediction and is not timed.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import socket
 import sys
 import time
 from pathlib import Path
@@ -181,8 +183,16 @@ def _predict_snapshots(
 
 
 def _environment() -> dict[str, Any]:
-    """Interpreter, torch and device facts of this worker."""
-    env: dict[str, Any] = {"python": platform.python_version(), "executable": sys.executable}
+    """Host (on a cluster: the compute node), interpreter, torch and device of this worker."""
+    from benchmark.runner.provenance import cpu_model
+
+    env: dict[str, Any] = {
+        "node": socket.gethostname(),
+        "cpu": cpu_model(),
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "executable": sys.executable,
+    }
     try:
         import torch
 

@@ -103,3 +103,47 @@ def test_bad_budget_or_dataset_split_names_the_key(tmp_path, text, message):
         lines.append(text)
     with pytest.raises(InputError, match=message):
         RunConfig.load(_write(tmp_path, "\n".join(lines) + "\n"))
+
+
+def test_an_executor_entry_round_trips_and_the_cli_kind_overrides_it(tmp_path):
+    from benchmark.runner.config import with_executor
+
+    path = _write(
+        tmp_path,
+        "datasets: [a]\nadapters: [heatmap]\n"
+        "executor: {kind: slurm, partition: gpu, gpus_per_job: 1, mem_gb: 16, time_min: 90,\n"
+        "           max_parallel: 8, extra: {account: lab}, setup: [module load cuda]}\n",
+    )
+    config = RunConfig.load(path)
+    assert config.executor.kind == "slurm" and config.executor.setup == ("module load cuda",)
+    assert RunConfig.from_dict(config.to_dict(), path) == config
+    assert with_executor(config, "slurm") == config  # its own options are kept
+    local = with_executor(config, "local")
+    assert local.executor.kind == "local" and local.executor.partition is None
+    slots = _write(
+        tmp_path, "datasets: [a]\nadapters: [heatmap]\nthreads: 1\n"
+        "executor: {max_parallel: 2, cpu_sets: [[0], [1]]}\n",
+    )  # fmt: skip
+    assert RunConfig.load(slots).executor.cpu_sets == ((0,), (1,))
+
+
+@pytest.mark.parametrize(
+    ("executor", "message"),
+    [
+        ("{kind: pbs}", "executor: kind must be one of"),
+        ("{max_parallel: 2}", "needs cpu_sets or gpus"),
+        ("{max_parallel: 2, cpu_sets: [[0]]}", "cpu_sets has 1 slots but max_parallel is 2"),
+        ("{max_parallel: 2, cpu_sets: [[0, 1], [1]]}", "cpu_sets overlap"),
+        ("{max_parallel: 2, cpu_sets: [[0], [1]]}", "slot 0 has 1 CPU(s) for 2 threads"),
+        ("{partition: gpu}", "'partition' is an option of kind slurm"),
+        ("{kind: slurm, cpu_sets: [[0]]}", "'cpu_sets' is an option of kind local"),
+        ("{kind: slurm, time_min: 0}", "executor: time_min must be"),
+        ("{kind: slurm, max_parallel: 0}", "executor: max_parallel must be"),
+        ("{kind: slurm, partiton: gpu}", "did you mean 'partition'"),
+    ],
+)
+def test_bad_executor_entries_name_the_file_and_the_key(tmp_path, executor, message):
+    path = _write(tmp_path, f"datasets: [a]\nadapters: [heatmap]\nexecutor: {executor}\n")
+    with pytest.raises(InputError) as err:
+        RunConfig.load(path)
+    assert str(path) in str(err.value) and message in str(err.value)

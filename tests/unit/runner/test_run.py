@@ -16,24 +16,14 @@ import pytest
 import yaml
 
 from benchmark.io import read_dataset
-from benchmark.io.dlc import write_dlc_project
 from benchmark.io.predictions import read_predictions
 from benchmark.runner.config import RunConfig
 from benchmark.runner.run import run
 from benchmark.splits import load_splits
-from tests.fixtures import make_blob_dataset
 
 MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
 FAILING = "tests.adapters_for_tests:FailingAdapter"
 ACCURACY = ["detection_rate", "mean_px", "median_px", "rmse_px", "p90_px", "pck@5"]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A DeepLabCut project of 12 generated 64x48 frames (4 keypoints, some unlabelled)."""
-    ds = make_blob_dataset(tmp_path / "frames", n_frames=12)
-    write_dlc_project(ds, tmp_path / "project")
-    return tmp_path / "project"
 
 
 def _config(tmp_path: Path, project: Path, adapters: list, **extra) -> Path:

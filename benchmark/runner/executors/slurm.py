@@ -1,0 +1,251 @@
+"""The Slurm executor: each job's worker command as a Slurm job, submitted with submitit.
+
+The Slurm job runs :func:`benchmark.runner.executors.base.run_to_end` on its node, which
+starts exactly the command a local run starts (in the adapter's own environment) and returns
+how it ended. The runner, on the submitting host, polls with one ``sacct`` call per round and
+computes each finished job's metrics as a local run does.
+
+Every submitted job stores its Slurm job id in ``<job folder>/slurm.json`` before anything
+else can happen, so a ``kpbench run`` that is interrupted (Ctrl-C, SIGKILL) and started again
+finds the job, waits for it and collects it instead of submitting it a second time. The
+Slurm jobs themselves are left alone when the runner stops.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from benchmark.paths import atomic_write_text
+from benchmark.runner.executors.base import Outcome, Phase, WorkerCommand, run_to_end
+
+#: The job folder's record of its Slurm job.
+SLURM_JSON = "slurm.json"
+#: submitit's folder inside the job folder (its submission script, logs, result pickle).
+SUBMITIT_DIR = "slurm"
+#: Slurm states of a job that has not started (UNKNOWN: not yet in the accounting).
+QUEUED_STATES = {"PENDING", "REQUEUED", "CONFIGURING", "RESIZING", "SUSPENDED", "UNKNOWN"}
+#: Seconds an unknown job id is given to show up in accounting before it counts as lost.
+LOST_AFTER_S = 120.0
+#: Seconds between USR2 (submitit's "time is nearly up") and Slurm's kill at the time limit.
+SIGNAL_DELAY_S = 10
+#: Minutes added to the longest adapter timeout for the default Slurm time limit.
+TIME_MARGIN_MIN = 5
+
+#: A Slurm state that ends a job without our function returning, in words.
+STATE_WORDS = {
+    "CANCELLED": "cancelled on the cluster (scancel, or an administrator)",
+    "TIMEOUT": "stopped by Slurm at its time limit",
+    "OUT_OF_MEMORY": "killed by Slurm for exceeding its memory (raise mem_gb)",
+    "NODE_FAIL": "its node failed",
+    "PREEMPTED": "preempted on the cluster",
+    "BOOT_FAIL": "its node failed to boot",
+    "DEADLINE": "passed its deadline",
+    "FAILED": "failed on the cluster",
+}
+
+
+def _tail(job: Any, lines: int = 40) -> str:
+    """The end of the Slurm job's own stderr (submitit's log)."""
+    try:
+        text = job.paths.stderr.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class SlurmHandle:
+    """A submitted Slurm job."""
+
+    command: WorkerCommand
+    job: Any  # submitit.SlurmJob
+    started: float = field(default_factory=time.monotonic)
+    ended: Outcome | None = None
+
+    @property
+    def slurm_id(self) -> str:
+        """Slurm's id of the job."""
+        return str(self.job.job_id)
+
+
+class SlurmExecutor:
+    """Submits each job to Slurm through submitit.
+
+    Args:
+        max_parallel: Jobs queued or running on the cluster at once.
+        partition: Slurm partition (default: the cluster's default partition).
+        gpus_per_job: GPUs per job.
+        cpus_per_job: CPUs per job (default: the run's ``threads``).
+        mem_gb: Memory per job in GB (default: the partition's default).
+        time_min: Slurm time limit per job in minutes (default: the job's ``timeout_s``
+            plus :data:`TIME_MARGIN_MIN`, so the harness's own timeout ends it first).
+        extra: Further ``sbatch`` options (``account``, ``qos``, ``constraint``, ...).
+        setup: Shell lines run in the job before the worker (``module load ...``).
+        poll_s: Seconds between two ``sacct`` calls.
+    """
+
+    kind: ClassVar[str] = "slurm"
+    detaches: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        max_parallel: int = 1,
+        partition: str | None = None,
+        gpus_per_job: int = 0,
+        cpus_per_job: int | None = None,
+        mem_gb: float | None = None,
+        time_min: int | None = None,
+        extra: dict[str, Any] | None = None,
+        setup: list[str] | None = None,
+        poll_s: float = 5.0,
+    ):
+        self.max_parallel = max_parallel
+        self.partition = partition
+        self.gpus_per_job = gpus_per_job
+        self.cpus_per_job = cpus_per_job
+        self.mem_gb = mem_gb
+        self.time_min = time_min
+        self.extra = dict(extra or {})
+        self.setup = list(setup or [])
+        self.poll_s = poll_s
+        self._last_refresh = float("-inf")
+
+    def parameters(self, command: WorkerCommand) -> dict[str, Any]:
+        """submitit's parameters for one job."""
+        time_min = self.time_min or math.ceil(command.timeout_s / 60) + TIME_MARGIN_MIN
+        params: dict[str, Any] = {
+            "name": f"kpbench-{command.job_id}",
+            "nodes": 1,
+            "tasks_per_node": 1,
+            "cpus_per_task": self.cpus_per_job or command.threads,
+            "timeout_min": time_min,
+            "slurm_signal_delay_s": SIGNAL_DELAY_S,
+        }
+        if self.gpus_per_job:
+            params["gpus_per_node"] = self.gpus_per_job
+        if self.partition:
+            params["slurm_partition"] = self.partition
+        if self.mem_gb:
+            params["mem_gb"] = self.mem_gb
+        if self.extra:
+            params["slurm_additional_parameters"] = self.extra
+        if self.setup:
+            params["slurm_setup"] = self.setup
+        return params
+
+    def submit(self, command: WorkerCommand) -> SlurmHandle:
+        """Submit the job and store its Slurm id in the job folder."""
+        import submitit
+
+        executor = submitit.AutoExecutor(
+            folder=command.folder / SUBMITIT_DIR / "%j", cluster="slurm"
+        )
+        executor.update_parameters(**self.parameters(command))
+        job = executor.submit(run_to_end, command)
+        record = {
+            "slurm_job_id": str(job.job_id),
+            "submitted": time.time(),
+            "command": {
+                **asdict(command),
+                "spec_path": str(command.spec_path),
+                "folder": str(command.folder),
+            },
+        }
+        atomic_write_text(command.folder / SLURM_JSON, json.dumps(record, indent=1))
+        return SlurmHandle(command, job)
+
+    def refresh(self) -> None:
+        """One ``sacct`` call for every job not yet ended, at most every ``poll_s``."""
+        import submitit
+
+        if time.monotonic() - self._last_refresh >= self.poll_s:
+            submitit.SlurmJob.watcher.update()
+            self._last_refresh = time.monotonic()
+
+    def _state(self, handle: SlurmHandle) -> str:
+        return str(handle.job.watcher.get_state(handle.slurm_id, mode="cache")).split()[0]
+
+    def phase(self, handle: SlurmHandle) -> Phase:
+        """Queued while Slurm has not started it, else running."""
+        return "queued" if self._state(handle) in QUEUED_STATES else "running"
+
+    def outcome(self, handle: SlurmHandle) -> Outcome | None:
+        """How the job ended: what its function returned, or the Slurm state that ended it."""
+        if handle.ended is not None:
+            return handle.ended
+        job, state = handle.job, self._state(handle)
+        if job.paths.result_pickle.exists():
+            handle.ended = self._collect(handle, state)
+        elif state == "UNKNOWN":
+            if time.monotonic() - handle.started > LOST_AFTER_S:
+                handle.ended = Outcome(None, f"Slurm has no record of job {handle.slurm_id}")
+        elif job.watcher.is_done(handle.slurm_id, mode="cache"):
+            handle.ended = self._collect(handle, state)
+        return handle.ended
+
+    def _collect(self, handle: SlurmHandle, state: str) -> Outcome:
+        job = handle.job
+        info = job.watcher.get_info(handle.slurm_id, mode="cache")
+        node = info.get("NodeList") or None
+        try:
+            result = job.result()
+        except Exception as exc:  # the function did not return: Slurm or a signal ended it
+            words = STATE_WORDS.get(state, f"ended in Slurm state {state}")
+            log = _tail(job)
+            if "timed-out" in str(exc):
+                words = "stopped at its Slurm time limit"
+            elif "exceeded memory limit" in log.lower():  # Slurm's poller, where no cgroups
+                words = STATE_WORDS["OUT_OF_MEMORY"]
+            return Outcome(None, f"Slurm job {handle.slurm_id} {words}", node, log)
+        if not isinstance(result, Outcome):
+            return Outcome(None, f"Slurm job {handle.slurm_id} returned {result!r}", node)
+        if result.ok:
+            return result
+        # The worker died from a signal: Slurm's, when the job was cancelled or hit a limit.
+        state = self._settled_state(handle)
+        if state in STATE_WORDS and state != "FAILED":
+            words = f"Slurm job {handle.slurm_id} {STATE_WORDS[state]} ({result.how})"
+            return Outcome(result.rc, words, result.node)
+        return result
+
+    def _settled_state(self, handle: SlurmHandle, wait_s: float = 15.0) -> str:
+        """The job's Slurm state once accounting has seen it end."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            info = handle.job.watcher.get_info(handle.slurm_id, mode="force")
+            state = str(info.get("State") or "UNKNOWN").split()[0]
+            if state not in ("RUNNING", "COMPLETING", "UNKNOWN") or time.monotonic() > deadline:
+                return state
+            time.sleep(1.0)
+
+    def cancel(self, handle: SlurmHandle) -> None:
+        """``scancel`` the job."""
+        handle.job.cancel(check=False)
+
+    def reattach(self, folder: Path) -> SlurmHandle | None:
+        """The Slurm job recorded in ``folder``, if one was submitted."""
+        import submitit
+
+        path = folder / SLURM_JSON
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text())
+            slurm_id = str(record["slurm_job_id"])
+            stored = record["command"]
+            command = WorkerCommand(
+                **{**stored, "spec_path": Path(stored["spec_path"]), "folder": folder}
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a submission cut off before its record was whole: submit again
+        job = submitit.SlurmJob(folder=folder / SUBMITIT_DIR / "%j", job_id=slurm_id)
+        return SlurmHandle(command, job)
+
+    def provenance(self, handle: SlurmHandle) -> dict[str, Any]:
+        """The executor and the Slurm job id."""
+        return {"executor": self.kind, "slurm_job_id": handle.slurm_id}
