@@ -10,7 +10,8 @@ export KPBENCH_DATA_MIRROR ?= $(if $(wildcard ../shared/datasets),$(abspath ../s
 export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= disabled
 
-.PHONY: env envs test unit integration bench perf lint format lock lock-envs clean-env
+.PHONY: env envs test unit integration bench perf lint format lock lock-envs clean-env \
+	slurm-up slurm-down
 
 env: $(STAMP)
 
@@ -38,6 +39,16 @@ integration: env
 # source tree; rebuilt when their lock changes).
 envs: env
 	$(VENV)/bin/kpbench env create deepposekit
+
+# A single-node Slurm on this machine for the Slurm executor's tests (needs root: Debian's
+# slurm-wlm, slurmdbd, munge and MariaDB; see docs/cluster.md). make test runs those tests
+# while it is up.
+slurm-up:
+	$(if $(filter 0,$(shell id -u)),,sudo) bash tests/slurm/install.sh
+	$(if $(filter 0,$(shell id -u)),,sudo) bash tests/slurm/start.sh
+
+slurm-down:
+	$(if $(filter 0,$(shell id -u)),,sudo) bash tests/slurm/stop.sh
 
 bench: env envs
 	$(VENV)/bin/kpbench run configs/default.yaml --out runs/default
