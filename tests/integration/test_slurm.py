@@ -231,3 +231,25 @@ def test_a_job_over_its_memory_is_recorded_as_killed_for_memory(project, tmp_pat
     assert killed.status == "failed"
     assert killed.error is not None and "exceeding its memory" in killed.error, killed.error
     assert "memory limit" in killed.stderr_tail
+
+
+@pytest.mark.integration
+def test_ctrl_c_leaves_the_cluster_jobs_running_and_says_how_to_collect_them(project, tmp_path):
+    adapters = [{"name": MEAN, "label": "slow", "config": {"sleep_s": 20.0, "epochs": 4}}]
+    executor = {"kind": "slurm", "max_parallel": 2, "poll_s": 1}
+    config = _config(tmp_path, project, adapters, executor)
+    run_dir = tmp_path / "run"
+    proc = _kpbench_run(config, run_dir)
+    folders = [run_dir / "jobs" / f"blobs__fold{k}__slow__seed0" for k in (0, 1)]
+    _wait_for("two submitted jobs", lambda: all(_slurm_id(f) for f in folders))
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "2 job(s) stay queued or running on the cluster" in stderr.decode()
+    ids = [_slurm_id(f) for f in folders]
+    assert all(_still_on_the_cluster(i) for i in ids)
+    run(RunConfig.load(config), run_dir, quiet=True)
+    for folder, slurm_id in zip(folders, ids, strict=True):
+        record = _job(run_dir, folder.name)
+        assert record.status == "done" and record.execution is not None
+        assert record.execution.slurm_job_id == slurm_id

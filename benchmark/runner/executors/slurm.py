@@ -5,10 +5,11 @@ starts exactly the command a local run starts (in the adapter's own environment)
 how it ended. The runner, on the submitting host, polls with one ``sacct`` call per round and
 computes each finished job's metrics as a local run does.
 
-Every submitted job stores its Slurm job id in ``<job folder>/slurm.json`` before anything
-else can happen, so a ``kpbench run`` that is interrupted (Ctrl-C, SIGKILL) and started again
-finds the job, waits for it and collects it instead of submitting it a second time. The
-Slurm jobs themselves are left alone when the runner stops.
+Every job records its submission in ``<job folder>/slurm.json`` (the command before
+``sbatch`` runs, its Slurm id right after; should the runner die in between, the id is read
+from submitit's ``slurm/<id>/`` folder), so a ``kpbench run`` that is interrupted (Ctrl-C,
+SIGKILL) and started again finds the job, waits for it and collects it instead of
+submitting it a second time. The Slurm jobs themselves are left alone when the runner stops.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def _tail(job: Any, lines: int = 40) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def _submitted_id(folder: Path) -> str | None:
+    """The Slurm id of a submission whose record lacks it: submitit names its folder for
+    the job (``slurm/<id>/``) as soon as ``sbatch`` answers."""
+    ids = [p.name for p in (folder / SUBMITIT_DIR).glob("*") if p.is_dir() and p.name.isdigit()]
+    return ids[0] if len(ids) == 1 else None
 
 
 @dataclass
@@ -139,23 +147,25 @@ class SlurmExecutor:
         return params
 
     def submit(self, command: WorkerCommand) -> SlurmHandle:
-        """Submit the job and store its Slurm id in the job folder."""
+        """Submit the job; its record in the job folder is written before ``sbatch`` runs
+        (without an id) and completed with the id right after."""
         import submitit
 
-        executor = submitit.AutoExecutor(
-            folder=command.folder / SUBMITIT_DIR / "%j", cluster="slurm"
-        )
-        executor.update_parameters(**self.parameters(command))
-        job = executor.submit(run_to_end, command)
-        record = {
-            "slurm_job_id": str(job.job_id),
-            "submitted": time.time(),
+        record: dict[str, Any] = {
+            "slurm_job_id": None,
             "command": {
                 **asdict(command),
                 "spec_path": str(command.spec_path),
                 "folder": str(command.folder),
             },
         }
+        atomic_write_text(command.folder / SLURM_JSON, json.dumps(record, indent=1))
+        executor = submitit.AutoExecutor(
+            folder=command.folder / SUBMITIT_DIR / "%j", cluster="slurm"
+        )
+        executor.update_parameters(**self.parameters(command))
+        job = executor.submit(run_to_end, command)
+        record.update(slurm_job_id=str(job.job_id), submitted=time.time())
         atomic_write_text(command.folder / SLURM_JSON, json.dumps(record, indent=1))
         return SlurmHandle(command, job)
 
@@ -236,14 +246,16 @@ class SlurmExecutor:
             return None
         try:
             record = json.loads(path.read_text())
-            slurm_id = str(record["slurm_job_id"])
             stored = record["command"]
             command = WorkerCommand(
                 **{**stored, "spec_path": Path(stored["spec_path"]), "folder": folder}
             )
         except (OSError, ValueError, KeyError, TypeError):
-            return None  # a submission cut off before its record was whole: submit again
-        job = submitit.SlurmJob(folder=folder / SUBMITIT_DIR / "%j", job_id=slurm_id)
+            return None  # an unreadable record: never submitted
+        slurm_id = record.get("slurm_job_id") or _submitted_id(folder)
+        if slurm_id is None:
+            return None  # stopped before sbatch answered: not on the cluster
+        job = submitit.SlurmJob(folder=folder / SUBMITIT_DIR / "%j", job_id=str(slurm_id))
         return SlurmHandle(command, job)
 
     def provenance(self, handle: SlurmHandle) -> dict[str, Any]:

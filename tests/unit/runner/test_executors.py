@@ -49,7 +49,7 @@ def test_slurm_parameters_leave_the_harness_timeout_room_and_pass_the_config_thr
     )
 
 
-def test_a_stored_slurm_id_is_found_again_and_a_cut_off_record_is_not(tmp_path):
+def test_a_stored_slurm_id_is_found_again_and_a_cut_off_submission_only_if_submitted(tmp_path):
     command = _command(tmp_path)
     record = {"slurm_job_id": "4242", "submitted": 0.0, "command": {
         "job_id": command.job_id, "python": command.python, "spec_path": str(command.spec_path),
@@ -60,6 +60,13 @@ def test_a_stored_slurm_id_is_found_again_and_a_cut_off_record_is_not(tmp_path):
     (tmp_path / SLURM_JSON).write_text('{"slurm_job_id": "4242", "comm')
     assert SlurmExecutor().reattach(tmp_path) is None
     assert SlurmExecutor().reattach(tmp_path / "never-submitted") is None
+    # Stopped between writing the record and learning the id: not submitted ...
+    (tmp_path / SLURM_JSON).write_text(json.dumps({**record, "slurm_job_id": None}))
+    assert SlurmExecutor().reattach(tmp_path) is None
+    # ... unless submitit had made the job's folder: then that is the id.
+    (tmp_path / "slurm" / "4243").mkdir(parents=True)
+    handle = SlurmExecutor().reattach(tmp_path)
+    assert handle is not None and handle.slurm_id == "4243"
 
 
 def test_slurm_without_its_commands_and_slots_on_missing_cpus_are_clear_errors(monkeypatch):
