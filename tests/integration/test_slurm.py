@@ -117,6 +117,13 @@ def _still_on_the_cluster(slurm_id: str) -> bool:
     return out.stdout.strip() in ("PENDING", "CONFIGURING", "RUNNING")
 
 
+def _run_one_split(tmp_path: Path, project: Path, adapters: list, executor: dict) -> Path:
+    """Run ``adapters`` on one random split through ``executor``; returns the run folder."""
+    config = RunConfig.load(_config(tmp_path, project, adapters, executor, folds=1))
+    run(config, tmp_path / "run", quiet=True)
+    return tmp_path / "run"
+
+
 @pytest.fixture(scope="module")
 def local_run(project, tmp_path_factory) -> Path:
     """The small real run (trackrat and sleap, 2 folds) on this machine, one job at a time."""
@@ -208,10 +215,7 @@ def test_a_job_over_its_slurm_time_limit_fails_alone(project, tmp_path):
         {"name": MEAN, "label": "mean"},
     ]
     executor = {"kind": "slurm", "max_parallel": 2, "poll_s": 1, "time_min": 1}
-    run_dir = tmp_path / "run"
-    run(
-        RunConfig.load(_config(tmp_path, project, adapters, executor, folds=1)), run_dir, quiet=True
-    )
+    run_dir = _run_one_split(tmp_path, project, adapters, executor)
     hang = _job(run_dir, "blobs__fold0__hang__seed0")
     assert hang.status == "failed"
     assert hang.error is not None and "time limit" in hang.error, hang.error
@@ -223,10 +227,7 @@ def test_a_job_over_its_memory_is_recorded_as_killed_for_memory(project, tmp_pat
     """256 MB is less than torch's import needs: Slurm kills trackrat's job for memory."""
     adapters = [{"name": "trackrat", "config": {"epochs": 1}}]
     executor = {"kind": "slurm", "max_parallel": 2, "poll_s": 1, "mem_gb": 0.25}
-    run_dir = tmp_path / "run"
-    run(
-        RunConfig.load(_config(tmp_path, project, adapters, executor, folds=1)), run_dir, quiet=True
-    )
+    run_dir = _run_one_split(tmp_path, project, adapters, executor)
     killed = _job(run_dir, "blobs__fold0__trackrat__seed0")
     assert killed.status == "failed"
     assert killed.error is not None and "exceeding its memory" in killed.error, killed.error

@@ -30,7 +30,7 @@ def make_executor(spec: ExecutorSpec, where: str = "executor") -> Executor:
                     f"cpu_sets names CPU {missing[0]}, which this machine does not give "
                     f"kpbench (usable: {sorted(usable)})",
                 )
-        return LocalExecutor(spec.max_parallel, spec.cpu_sets, spec.gpus)
+        return LocalExecutor(spec)
     import shutil
 
     from benchmark.runner.executors.slurm import SlurmExecutor
@@ -42,14 +42,4 @@ def make_executor(spec: ExecutorSpec, where: str = "executor") -> Executor:
                 f"executor kind slurm needs Slurm's {command!r} command, which is not on "
                 "PATH here; run kpbench on a Slurm login node (see docs/cluster.md)",
             )
-    return SlurmExecutor(
-        max_parallel=spec.max_parallel,
-        partition=spec.partition,
-        gpus_per_job=spec.gpus_per_job,
-        cpus_per_job=spec.cpus_per_job,
-        mem_gb=spec.mem_gb,
-        time_min=spec.time_min,
-        extra=spec.extra,
-        setup=list(spec.setup),
-        poll_s=spec.poll_s,
-    )
+    return SlurmExecutor(spec)

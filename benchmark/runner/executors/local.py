@@ -8,11 +8,11 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from benchmark.runner.config import ExecutorSpec
 from benchmark.runner.executors.base import (
     Outcome,
     Phase,
@@ -39,23 +39,19 @@ class LocalExecutor:
     """Runs each worker as a subprocess of the runner.
 
     Args:
-        max_parallel: Workers at once.
-        cpu_sets: Per slot, the CPUs its worker is pinned to (``os.sched_setaffinity``).
-        gpus: Per slot, the GPU its worker sees (``CUDA_VISIBLE_DEVICES``).
+        spec: The run's ``executor`` entry (kind ``local``): ``max_parallel`` workers at
+            once, each slot pinned to its ``cpu_sets`` entry (``os.sched_setaffinity``)
+            and seeing its ``gpus`` entry (``CUDA_VISIBLE_DEVICES``).
     """
 
     kind: ClassVar[str] = "local"
     detaches: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        max_parallel: int = 1,
-        cpu_sets: Sequence[Sequence[int]] | None = None,
-        gpus: Sequence[str] | None = None,
-    ):
-        self.max_parallel = max_parallel
-        self.cpu_sets = [tuple(c) for c in cpu_sets] if cpu_sets else None
-        self.gpus = list(gpus) if gpus else None
+    def __init__(self, spec: ExecutorSpec | None = None):
+        spec = spec or ExecutorSpec()
+        self.max_parallel = spec.max_parallel
+        self.cpu_sets = spec.cpu_sets
+        self.gpus = spec.gpus
         self._busy: set[int] = set()
 
     def submit(self, command: WorkerCommand) -> LocalHandle:

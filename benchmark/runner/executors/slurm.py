@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from benchmark.paths import atomic_write_text
+from benchmark.runner.config import ExecutorSpec
 from benchmark.runner.executors.base import Outcome, Phase, WorkerCommand, run_to_end
 
 #: The job folder's record of its Slurm job.
@@ -85,65 +86,41 @@ class SlurmExecutor:
     """Submits each job to Slurm through submitit.
 
     Args:
-        max_parallel: Jobs queued or running on the cluster at once.
-        partition: Slurm partition (default: the cluster's default partition).
-        gpus_per_job: GPUs per job.
-        cpus_per_job: CPUs per job (default: the run's ``threads``).
-        mem_gb: Memory per job in GB (default: the partition's default).
-        time_min: Slurm time limit per job in minutes (default: the job's ``timeout_s``
-            plus :data:`TIME_MARGIN_MIN`, so the harness's own timeout ends it first).
-        extra: Further ``sbatch`` options (``account``, ``qos``, ``constraint``, ...).
-        setup: Shell lines run in the job before the worker (``module load ...``).
-        poll_s: Seconds between two ``sacct`` calls.
+        spec: The run's ``executor`` entry (kind ``slurm``): partition, GPUs, CPUs, memory,
+            time limit (default: the job's ``timeout_s`` plus :data:`TIME_MARGIN_MIN`, so
+            the harness's own timeout ends it first), extra sbatch options, setup lines.
     """
 
     kind: ClassVar[str] = "slurm"
     detaches: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        max_parallel: int = 1,
-        partition: str | None = None,
-        gpus_per_job: int = 0,
-        cpus_per_job: int | None = None,
-        mem_gb: float | None = None,
-        time_min: int | None = None,
-        extra: dict[str, Any] | None = None,
-        setup: list[str] | None = None,
-        poll_s: float = 5.0,
-    ):
-        self.max_parallel = max_parallel
-        self.partition = partition
-        self.gpus_per_job = gpus_per_job
-        self.cpus_per_job = cpus_per_job
-        self.mem_gb = mem_gb
-        self.time_min = time_min
-        self.extra = dict(extra or {})
-        self.setup = list(setup or [])
-        self.poll_s = poll_s
+    def __init__(self, spec: ExecutorSpec):
+        self.spec = spec
+        self.max_parallel = spec.max_parallel
         self._last_refresh = float("-inf")
 
     def parameters(self, command: WorkerCommand) -> dict[str, Any]:
         """submitit's parameters for one job."""
-        time_min = self.time_min or math.ceil(command.timeout_s / 60) + TIME_MARGIN_MIN
+        spec = self.spec
+        time_min = spec.time_min or math.ceil(command.timeout_s / 60) + TIME_MARGIN_MIN
         params: dict[str, Any] = {
             "name": f"kpbench-{command.job_id}",
             "nodes": 1,
             "tasks_per_node": 1,
-            "cpus_per_task": self.cpus_per_job or command.threads,
+            "cpus_per_task": spec.cpus_per_job or command.threads,
             "timeout_min": time_min,
             "slurm_signal_delay_s": SIGNAL_DELAY_S,
         }
-        if self.gpus_per_job:
-            params["gpus_per_node"] = self.gpus_per_job
-        if self.partition:
-            params["slurm_partition"] = self.partition
-        if self.mem_gb:
-            params["mem_gb"] = self.mem_gb
-        if self.extra:
-            params["slurm_additional_parameters"] = self.extra
-        if self.setup:
-            params["slurm_setup"] = self.setup
+        if spec.gpus_per_job:
+            params["gpus_per_node"] = spec.gpus_per_job
+        if spec.partition:
+            params["slurm_partition"] = spec.partition
+        if spec.mem_gb:
+            params["mem_gb"] = spec.mem_gb
+        if spec.extra:
+            params["slurm_additional_parameters"] = dict(spec.extra)
+        if spec.setup:
+            params["slurm_setup"] = list(spec.setup)
         return params
 
     def submit(self, command: WorkerCommand) -> SlurmHandle:
@@ -173,7 +150,7 @@ class SlurmExecutor:
         """One ``sacct`` call for every job not yet ended, at most every ``poll_s``."""
         import submitit
 
-        if time.monotonic() - self._last_refresh >= self.poll_s:
+        if time.monotonic() - self._last_refresh >= self.spec.poll_s:
             submitit.SlurmJob.watcher.update()
             self._last_refresh = time.monotonic()
 

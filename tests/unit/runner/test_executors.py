@@ -16,6 +16,8 @@ from benchmark.runner.executors.slurm import SLURM_JSON, SlurmExecutor
 from benchmark.runner.run import run
 from tests.unit.runner.test_run import FAILING, MEAN, _config
 
+SLURM = ExecutorSpec(kind="slurm")
+
 
 def _command(folder: Path, timeout_s: float = 600.0) -> WorkerCommand:
     return WorkerCommand(
@@ -30,11 +32,14 @@ def _command(folder: Path, timeout_s: float = 600.0) -> WorkerCommand:
 
 def test_slurm_parameters_leave_the_harness_timeout_room_and_pass_the_config_through(tmp_path):
     executor = SlurmExecutor(
-        partition="gpu",
-        gpus_per_job=1,
-        mem_gb=16,
-        extra={"account": "lab"},
-        setup=["module load x"],
+        ExecutorSpec(
+            kind="slurm",
+            partition="gpu",
+            gpus_per_job=1,
+            mem_gb=16,
+            extra={"account": "lab"},
+            setup=("module load x",),
+        )
     )
     params = executor.parameters(_command(tmp_path, timeout_s=3600))
     assert params["timeout_min"] == 65  # the job's own timeout ends it before Slurm does
@@ -44,7 +49,9 @@ def test_slurm_parameters_leave_the_harness_timeout_room_and_pass_the_config_thr
     assert params["slurm_setup"] == ["module load x"]
     assert params["slurm_signal_delay_s"] < 90  # submitit's default would end short jobs early
     assert (
-        SlurmExecutor(time_min=10, cpus_per_job=8).parameters(_command(tmp_path))["timeout_min"]
+        SlurmExecutor(ExecutorSpec(kind="slurm", time_min=10, cpus_per_job=8)).parameters(
+            _command(tmp_path)
+        )["timeout_min"]
         == 10
     )
 
@@ -55,17 +62,17 @@ def test_a_stored_slurm_id_is_found_again_and_a_cut_off_submission_only_if_submi
         "job_id": command.job_id, "python": command.python, "spec_path": str(command.spec_path),
         "folder": str(tmp_path), "threads": 2, "timeout_s": 600.0, "extra_env": {}}}  # fmt: skip
     (tmp_path / SLURM_JSON).write_text(json.dumps(record))
-    handle = SlurmExecutor().reattach(tmp_path)
+    handle = SlurmExecutor(SLURM).reattach(tmp_path)
     assert handle is not None and handle.slurm_id == "4242" and handle.command == command
     (tmp_path / SLURM_JSON).write_text('{"slurm_job_id": "4242", "comm')
-    assert SlurmExecutor().reattach(tmp_path) is None
-    assert SlurmExecutor().reattach(tmp_path / "never-submitted") is None
+    assert SlurmExecutor(SLURM).reattach(tmp_path) is None
+    assert SlurmExecutor(SLURM).reattach(tmp_path / "never-submitted") is None
     # Stopped between writing the record and learning the id: not submitted ...
     (tmp_path / SLURM_JSON).write_text(json.dumps({**record, "slurm_job_id": None}))
-    assert SlurmExecutor().reattach(tmp_path) is None
+    assert SlurmExecutor(SLURM).reattach(tmp_path) is None
     # ... unless submitit had made the job's folder: then that is the id.
     (tmp_path / "slurm" / "4243").mkdir(parents=True)
-    handle = SlurmExecutor().reattach(tmp_path)
+    handle = SlurmExecutor(SLURM).reattach(tmp_path)
     assert handle is not None and handle.slurm_id == "4243"
 
 
