@@ -10,6 +10,7 @@ folders, so an interrupted and resumed run ends with the same tables as an unint
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -280,9 +281,10 @@ def finish_job(
         record = record.finished(result, metrics)
         node = result.environment.get("node")
         if node:  # the provenance names the machine that trained, not the submitting host
-            host = {**record.provenance.get("host", {}), "node": node}
-            host.update({k: result.environment[k] for k in ("cpu", "cores", "gpu")
-                         if k in result.environment})  # fmt: skip
+            # The runner's own facts (memory, OS) hold only when the worker ran here.
+            here = record.provenance.get("host", {}) if node == socket.gethostname() else {}
+            facts = {k: v for k, v in result.environment.items() if k in ("cpu", "cores", "gpu")}
+            host = {**here, **facts, "node": node}
             record = replace(record, provenance={**record.provenance, "host": host})
             execution = replace(execution, node=node)
     else:
