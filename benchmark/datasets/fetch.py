@@ -231,13 +231,16 @@ def _generator_version() -> str:
 
 
 def _wanted_params(manifest: Manifest) -> dict[str, Any]:
-    return {
+    params = {
         "generator": manifest.generator,
         "seed": manifest.seed,
         "n_frames": manifest.n_frames,
         "image_size": list(manifest.image_size),
         "version": _generator_version(),
     }
+    if manifest.variant != "default":  # so copies made before variants existed stay valid
+        params["variant"] = manifest.variant
+    return params
 
 
 def _generated_params(folder: Path) -> dict[str, Any] | None:
@@ -256,5 +259,6 @@ def _generate(manifest: Manifest, out_dir: Path) -> None:
         n_frames=manifest.n_frames,
         size=manifest.image_size,
         seed=manifest.seed,
+        variant=manifest.variant,
     )
     (out_dir / GENERATED_MARKER).write_text(json.dumps(_wanted_params(manifest)), "utf-8")

@@ -2,7 +2,7 @@
 
 A manifest (``manifests/<name>.yaml`` of this package) says what a dataset is: species,
 whether it is synthetic, keypoints, licence, citation; a real dataset lists its files with
-one sha256 each, a synthetic one names its generator and seed.
+one sha256 each, a synthetic one names its generator, seed and (optionally) variant.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class Manifest:
         files: A real dataset's files (empty for synthetic data).
         generator: A synthetic dataset's generator kind (``rat``, ``rabbit``).
         seed: A synthetic dataset's generator seed.
+        variant: A synthetic dataset's recording setup (``default``, or e.g. ``shifted``).
     """
 
     name: str
@@ -103,6 +104,7 @@ class Manifest:
     files: tuple[ManifestFile, ...] = ()
     generator: str = ""
     seed: int = 0
+    variant: str = "default"
 
     @property
     def species_label(self) -> str:
@@ -219,7 +221,10 @@ def _parse_manifest(raw: dict, path: Path) -> Manifest:
         seed = gen.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise bad(f"generator.seed must be an integer, not {seed!r}")
-        return Manifest(**common, generator=gen["kind"], seed=seed)
+        variant = gen.get("variant", "default")
+        if not isinstance(variant, str) or not variant:
+            raise bad(f"generator.variant must be a name (e.g. shifted), not {variant!r}")
+        return Manifest(**common, generator=gen["kind"], seed=seed, variant=variant)
 
     origin = get("origin", dict)
     base = origin.get("base_url", "")

@@ -4,6 +4,10 @@
 project: every ``LABEL_EVERY``-th video frame is a labelled frame (PNG plus exact labels,
 NaN where the render hides the point), and the whole video comes with per-frame ground truth,
 so errors can be measured on every video frame, not only on the labelled ones.
+
+An animal may come in several *variants*: recording setups with the same skeleton (the rat's
+``shifted`` one has another arena, lighting, camera height and coat; see
+:mod:`benchmark.synthetic.rat`), for studies that train on one setup and test on another.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ SCORER = "kpbench"
 KINDS = ("rat", "rabbit")
 VIDEOS = {"rat": "rat_openfield", "rabbit": "rabbit_pen"}
 SPECIES = {"rat": "rat", "rabbit": "rabbit"}
+DEFAULT_VARIANT = "default"
 
 
 def skeleton(kind: Literal["rat", "rabbit"]) -> Skeleton:
@@ -39,8 +44,26 @@ def _module(kind: str):
     return importlib.import_module(f"benchmark.synthetic.{kind}")
 
 
-def render_frames(kind: Literal["rat", "rabbit"], n_frames: int, size: tuple[int, int], seed: int):
+def variants(kind: Literal["rat", "rabbit"]) -> tuple[str, ...]:
+    """The recording setups an animal can be rendered in; the first is the default."""
+    return tuple(getattr(_module(kind), "SETUPS", (DEFAULT_VARIANT,)))
+
+
+def render_frames(
+    kind: Literal["rat", "rabbit"],
+    n_frames: int,
+    size: tuple[int, int],
+    seed: int,
+    variant: str = DEFAULT_VARIANT,
+):
     """Render ``n_frames`` consecutive video frames of an animal.
+
+    Args:
+        kind: ``rat`` or ``rabbit``.
+        n_frames: Number of video frames.
+        size: Image width and height in pixels (even numbers, at least 32x24).
+        seed: Random seed.
+        variant: Recording setup (see :func:`variants`).
 
     Yields:
         ``(image, points)``: ``(H, W, 3)`` uint8 RGB and ``(n_keypoints, 2)`` x, y in image
@@ -49,7 +72,23 @@ def render_frames(kind: Literal["rat", "rabbit"], n_frames: int, size: tuple[int
     w, h = size
     if w < 32 or h < 24 or w % 2 or h % 2:
         raise ValueError(f"image size must be even and at least 32x24, not {w}x{h}")
-    yield from _module(kind).frames(n_frames, (int(w), int(h)), np.random.default_rng(seed))
+    _check_variant(kind, variant)
+    mod = _module(kind)
+    setup = {} if variant == DEFAULT_VARIANT else {"setup": mod.SETUPS[variant]}
+    yield from mod.frames(n_frames, (int(w), int(h)), np.random.default_rng(seed), **setup)
+
+
+def _check_variant(kind: str, variant: str) -> None:
+    known = variants(kind)
+    if variant not in known:
+        raise ValueError(
+            f"unknown variant {variant!r} of the synthetic {kind}; choose one of {', '.join(known)}"
+        )
+
+
+def dataset_name(kind: str, variant: str = DEFAULT_VARIANT) -> str:
+    """``synthetic-<kind>``, with ``-<variant>`` for a variant other than the default."""
+    return f"synthetic-{kind}" + ("" if variant == DEFAULT_VARIANT else f"-{variant}")
 
 
 def generate(
@@ -59,6 +98,7 @@ def generate(
     n_frames: int = 240,
     size: tuple[int, int] = (320, 240),
     seed: int = 0,
+    variant: str = DEFAULT_VARIANT,
 ) -> Path:
     """Write a synthetic DeepLabCut project of ``n_frames`` labelled frames into ``out_dir``.
 
@@ -67,8 +107,9 @@ def generate(
     ``videos/<video>.mp4`` (``n_frames * LABEL_EVERY`` frames, H.264, 30 fps), its per-frame
     ground truth ``videos/<video>_groundtruth.csv`` (DeepLabCut table indexed by video frame
     number; likelihood 1 where visible, NaN where hidden) and ``kpbench.yaml`` (species,
-    synthetic, generator, version, seed). The same arguments give byte-identical labels and
-    images.
+    synthetic, generator, variant, version, seed). The same arguments give byte-identical
+    labels and images. A variant other than the default names the video
+    ``<video>_<variant>``.
 
     Args:
         kind: ``rat`` (top view, infrared open field) or ``rabbit`` (side view, pen).
@@ -76,9 +117,13 @@ def generate(
         n_frames: Number of labelled frames.
         size: Image width and height in pixels (even numbers).
         seed: Random seed.
+        variant: Recording setup (see :func:`variants`).
 
     Returns:
         ``out_dir``.
+
+    Raises:
+        ValueError: Unknown kind or variant, bad size, or fewer than one frame.
     """
     from benchmark.io.dlc import write_dlc_project
     from benchmark.io.predictions import write_dlc_predictions
@@ -87,8 +132,9 @@ def generate(
     if n_frames < 1:
         raise ValueError(f"n_frames must be at least 1, not {n_frames}")
     skel = skeleton(kind)
+    _check_variant(kind, variant)
     out_dir = Path(out_dir)
-    video = VIDEOS[kind]
+    video = VIDEOS[kind] + ("" if variant == DEFAULT_VARIANT else f"_{variant}")
     n_video = n_frames * LABEL_EVERY
     digits = max(4, len(str(n_video - 1)))
     img_dir = out_dir / "labeled-data" / video
@@ -96,7 +142,7 @@ def generate(
     truth = np.full((n_video, len(skel.keypoints), 3), np.nan)
     ids, paths, labels = [], [], []
     with video_writer(out_dir / "videos" / f"{video}.mp4") as writer:
-        for i, (image, pts) in enumerate(render_frames(kind, n_video, size, seed)):
+        for i, (image, pts) in enumerate(render_frames(kind, n_video, size, seed, variant)):
             writer.append_data(image)
             truth[i, :, :2] = pts
             truth[i, :, 2] = np.where(np.isnan(pts[:, 0]), np.nan, 1.0)
@@ -118,6 +164,7 @@ def generate(
         "species": SPECIES[kind],
         "synthetic": True,
         "generator": kind,
+        "variant": variant,
         "generator_version": GENERATOR_VERSION,
         "seed": int(seed),
         "n_frames": int(n_frames),
@@ -126,8 +173,9 @@ def generate(
         "video": f"videos/{video}.mp4",
         "groundtruth": f"videos/{video}_groundtruth.csv",
     }
+    name = dataset_name(kind, variant)
     ds = Dataset(
-        name=f"synthetic-{kind}",
+        name=name,
         skeleton=skel,
         frame_ids=tuple(ids),
         image_paths=tuple(paths),
@@ -136,9 +184,19 @@ def generate(
         format="deeplabcut",
         meta=meta,
     )
-    write_dlc_project(ds, out_dir, scorer=SCORER, images="inplace", task=f"synthetic-{kind}")
+    write_dlc_project(ds, out_dir, scorer=SCORER, images="inplace", task=name)
     atomic_write_text(out_dir / "kpbench.yaml", yaml.safe_dump(meta, sort_keys=False))
     return out_dir
 
 
-__all__ = ["GENERATOR_VERSION", "KINDS", "LABEL_EVERY", "generate", "render_frames", "skeleton"]
+__all__ = [
+    "DEFAULT_VARIANT",
+    "GENERATOR_VERSION",
+    "KINDS",
+    "LABEL_EVERY",
+    "dataset_name",
+    "generate",
+    "render_frames",
+    "skeleton",
+    "variants",
+]

@@ -17,6 +17,7 @@ from benchmark.errors import InputError
 from benchmark.paths import sha256_file
 
 MOUSE = "dlc-openfield-mouse"
+SHIFTED = "synthetic-rat-shifted"
 # Files the shared mirror adds that are not part of the upstream dataset.
 MIRROR_ADDITIONS = {"SOURCE.md", "SHA256SUMS"}
 
@@ -56,7 +57,7 @@ def _leftovers(cache: Path) -> list[str]:
 # ----- manifests -----
 def test_repo_manifests_parse_with_truthful_species(cache: Path) -> None:
     manifests = {m.name: m for m in datasets.list_manifests()}
-    assert set(manifests) == {MOUSE, "synthetic-rat", "synthetic-rabbit"}
+    assert set(manifests) == {MOUSE, "synthetic-rat", "synthetic-rat-shifted", "synthetic-rabbit"}
     mouse = manifests[MOUSE]
     assert (mouse.species, mouse.synthetic, mouse.kind) == ("mouse", False, "real")
     assert mouse.species_label == "mouse"
@@ -70,6 +71,26 @@ def test_repo_manifests_parse_with_truthful_species(cache: Path) -> None:
     assert rat.keypoints[-1] == "tail_tip" and len(rabbit.keypoints) == 8
     assert {rat.licence, rabbit.licence} == {"MIT"}
     assert (rat.n_frames, rat.image_size) == (240, (320, 240))
+
+
+def test_shifted_rat_manifest_is_the_rat_in_another_setup(cache: Path) -> None:
+    rat, shifted = datasets.get_manifest("synthetic-rat"), datasets.get_manifest(SHIFTED)
+    assert (rat.variant, shifted.variant) == ("default", "shifted")
+    assert shifted.generator == "rat" and shifted.seed != rat.seed
+    assert shifted.keypoints == rat.keypoints and shifted.edges == rat.edges
+    assert (shifted.n_frames, shifted.image_size) == (rat.n_frames, rat.image_size)
+    assert shifted.species_label == "rat (synthetic)" and shifted.licence == "MIT"
+    assert "shifted" in shifted.title and shifted.title != rat.title
+
+
+def test_shifted_rat_is_listed_by_the_cli(cache: Path, capsys: pytest.CaptureFixture) -> None:
+    from benchmark.cli import main
+
+    assert main(["datasets", "list"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    row = next(r for r in rows if r[0] == SHIFTED)
+    assert row[1:4] == ["rat", "(synthetic)", "240"] and row[4] == "8"
+    assert row[-1] == "False"  # listing generates nothing
 
 
 def test_mouse_manifest_matches_mirror_checksums(openfield_mouse_dir: Path) -> None:
@@ -224,6 +245,7 @@ def test_datasets_table_rows(mirrored: Path) -> None:
     }
     assert rows["synthetic-rat"]["species"] == "rat (synthetic)"
     assert rows["synthetic-rabbit"]["species"] == "rabbit (synthetic)"
+    assert rows[SHIFTED]["species"] == "rat (synthetic)" and rows[SHIFTED]["frames"] == 240
     datasets.fetch(MOUSE)
     assert {r["name"]: r["present"] for r in datasets.datasets_table()}[MOUSE] is True
 
@@ -290,6 +312,50 @@ def test_synthetic_dataset_is_generated_once_into_the_cache(
     ds = datasets.load_dataset(tiny_synthetic)
     assert ds.n_frames == 6 and ds.meta["species"] == "rat" and ds.meta["synthetic"] is True
     assert ds.image_size() == (160, 120)
+
+
+@pytest.fixture
+def tiny_shifted(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A manifest folder holding copies of both rat datasets shrunk to 6 frames of 160x120."""
+    for name in ("synthetic-rat", SHIFTED):
+        raw = yaml.safe_load((datasets.SHIPPED_MANIFESTS / f"{name}.yaml").read_text())
+        _write_manifest(tmp_path / "manifests", raw | {"n_frames": 6, "image_size": [160, 120]})
+    monkeypatch.setenv("KPBENCH_MANIFEST_DIR", str(tmp_path / "manifests"))
+    return SHIFTED
+
+
+def test_shifted_rat_is_generated_into_the_cache_and_loads(tiny_shifted: str, cache: Path) -> None:
+    import json
+
+    from benchmark.synthetic import GENERATOR_VERSION
+
+    folder = datasets.dataset_path(tiny_shifted)
+    assert folder == cache / "datasets" / f"{SHIFTED}-1-{GENERATOR_VERSION}"
+    marker = json.loads((folder / datasets.GENERATED_MARKER).read_text())
+    assert (marker["generator"], marker["variant"], marker["seed"]) == ("rat", "shifted", 1)
+    assert yaml.safe_load((folder / "kpbench.yaml").read_text())["variant"] == "shifted"
+    assert datasets.is_present(tiny_shifted) and not datasets.is_present("synthetic-rat")
+
+    ds = datasets.load_dataset(tiny_shifted)
+    rat = datasets.load_dataset("synthetic-rat")
+    assert ds.name == SHIFTED and ds.n_frames == 6 and ds.image_size() == (160, 120)
+    assert ds.keypoints == rat.keypoints and ds.skeleton.edge_names == rat.skeleton.edge_names
+    assert ds.meta["species"] == "rat" and ds.meta["synthetic"] is True
+    assert "rat_openfield_shifted" in ds.frame_ids[0]
+    assert not set(ds.frame_ids) & set(rat.frame_ids)  # no frame id is shared across setups
+    # The default rat's cache marker is as before variants existed (old copies stay valid).
+    assert "variant" not in json.loads(
+        (datasets.dataset_path("synthetic-rat") / datasets.GENERATED_MARKER).read_text()
+    )
+
+
+def test_bad_generator_variant_names_the_file(tmp_path: Path) -> None:
+    raw = yaml.safe_load((datasets.SHIPPED_MANIFESTS / f"{SHIFTED}.yaml").read_text())
+    raw["generator"]["variant"] = 2
+    path = _write_manifest(tmp_path, raw)
+    with pytest.raises(InputError, match=r"generator\.variant") as info:
+        datasets.load_manifest(path)
+    assert info.value.path == path
 
 
 # ----- downloading (from a local HTTP server, so no network is needed) -----
