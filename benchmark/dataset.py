@@ -200,6 +200,13 @@ class Dataset:
             points=self.points[idx],
         )
 
+    def with_keypoints(self, names: Sequence[str]) -> Dataset:
+        """The same frames with only the keypoints ``names`` (in that order) and the edges
+        between them."""
+        cols = [self.keypoints.index(n) for n in names]
+        skeleton = Skeleton.from_names(names, self.skeleton.edge_names)
+        return replace(self, skeleton=skeleton, points=self.points[:, cols])
+
     def with_points(self, points: np.ndarray) -> Dataset:
         """The same frames with other points (e.g. predictions' x, y)."""
         return replace(self, points=np.asarray(points, dtype=np.float64)[..., :2])

@@ -149,6 +149,8 @@ class WorkerResult:
         curve: The learning-curve snapshots, in training order (the final model is not
             among them: it is the curve's last point).
         score_cutoff: The framework's own score cutoff (the predictor's ``score_cutoff``).
+        transfer_errors: Cross-dataset test frames the model could not predict: test
+            dataset -> the error (the job itself is unaffected).
     """
 
     model_dir: str
@@ -161,6 +163,7 @@ class WorkerResult:
     training: TrainingInfo = field(default_factory=TrainingInfo)
     curve: list[CurvePoint] = field(default_factory=list)
     score_cutoff: float | None = None
+    transfer_errors: dict[str, str] = field(default_factory=dict)
     status: str = "done"
     schema: int = SCHEMA
 
@@ -208,6 +211,15 @@ class JobRecord:
         stderr_tail: Last lines of the worker's stderr when it failed.
         metrics: The harness's metrics of the job's predictions (``metrics.summarize``).
         execution: The executor, node and cluster job id that ran the worker.
+        train_size: Label efficiency: frames of the job's nested training subset; None when
+            it trained on the fold's whole training set.
+        inner_fold: Nested cross-validation: the inner fold (of the fold's training frames)
+            the job trained and was tested on; None for a job tested on the fold's test set.
+        n_train: Training frames the job got.
+        transfer: Cross-dataset tests: test dataset -> its metrics (``summarize``) with the
+            keypoint mapping used and the keypoints left out, or the error.
+        selection: Nested cross-validation: the sweep point chosen for this job and every
+            point's inner-fold error.
         model_dir, timing, model, framework_version, notes, environment, training, curve,
             score_cutoff: From the worker's :class:`WorkerResult` (done jobs only).
     """
@@ -235,6 +247,11 @@ class JobRecord:
     curve: list[CurvePoint] = field(default_factory=list)
     score_cutoff: float | None = None
     execution: Execution | None = None
+    train_size: int | None = None
+    inner_fold: int | None = None
+    n_train: int | None = None
+    transfer: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] | None = None
     schema: int = SCHEMA
 
     def __post_init__(self) -> None:

@@ -7,10 +7,11 @@ dataset and seed always give a byte-identical file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,12 @@ class Split:
         train: Training frame ids.
         val: Validation frame ids (may be empty).
         test: Test frame ids.
+        train_subsets: Label efficiency: nested subsets of ``train`` (smallest first, each
+            inside the next), drawn by :func:`with_train_subsets`; empty when the run has no
+            ``train_sizes``.
+        inner_tests: Nested cross-validation: the test part of each inner fold of
+            ``train`` (disjoint, covering it), drawn by :func:`with_inner_folds`; empty when
+            no adapter selects by validation.
     """
 
     dataset: str
@@ -46,17 +53,107 @@ class Split:
     train: tuple[str, ...]
     val: tuple[str, ...]
     test: tuple[str, ...]
+    train_subsets: tuple[tuple[str, ...], ...] = ()
+    inner_tests: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("train", "val", "test"):
             object.__setattr__(self, name, tuple(str(f) for f in getattr(self, name)))
+        subsets = tuple(tuple(str(f) for f in s) for s in self.train_subsets)
+        object.__setattr__(self, "train_subsets", subsets)
+        train = set(self.train)
+        chain = (*subsets, self.train)
+        for small, large in itertools.pairwise(chain):
+            if not small or len(small) >= len(large) or not set(small) <= set(large) & train:
+                raise ValueError("train_subsets must be nested, growing subsets of train")
+        inner = tuple(tuple(str(f) for f in part) for part in self.inner_tests)
+        object.__setattr__(self, "inner_tests", inner)
+        flat = [f for part in inner for f in part]
+        if inner and (sorted(flat) != sorted(self.train) or not all(inner)):
+            raise ValueError("inner_tests must be non-empty parts that cover train exactly once")
+
+    def inner(self, index: int) -> Split:
+        """Inner fold ``index``: trained on the rest of this split's training frames and
+        tested on that fold's part of them; never on this split's test frames."""
+        test = self.inner_tests[index]
+        held = set(test)
+        train = tuple(f for f in self.train if f not in held)
+        return replace(self, train=train, test=test, train_subsets=(), inner_tests=())
+
+    def subset(self, size: int) -> Split:
+        """This split with only the ``size`` training frames of its nested subset."""
+        for frames in (*self.train_subsets, self.train):
+            if len(frames) == size:
+                return replace(self, train=frames, train_subsets=(), inner_tests=())
+        raise KeyError(f"fold {self.fold} has no training subset of {size} frames")
 
     def to_json(self) -> dict:
         """The split as a JSON-ready object (the split file's record)."""
         record = asdict(self)
         for name in ("train", "val", "test"):
             record[name] = list(record[name])
+        # Files of runs without either stay as they were.
+        for key in ("train_subsets", "inner_tests"):
+            if getattr(self, key):
+                record[key] = [list(s) for s in getattr(self, key)]
+            else:
+                del record[key]
         return record
+
+
+def subset_sizes(sizes: Sequence[int | float], n_train: int, fold: int = 0) -> list[int]:
+    """Training-set sizes in frames, below ``n_train``, smallest first (no duplicates).
+
+    Args:
+        sizes: Counts (int) or fractions of ``n_train`` (float in (0, 1]; ``1.0`` is all).
+        n_train: Frames in the fold's training set.
+        fold: The fold, for the error message.
+
+    Raises:
+        ValueError: A count is larger than the fold's training set.
+    """
+    counts = set()
+    for size in sizes:
+        count = size if isinstance(size, int) else _count(n_train, float(size))
+        if count > n_train:
+            raise ValueError(
+                f"training size {size} is larger than fold {fold}'s {n_train} training frames"
+            )
+        counts.add(count)
+    return sorted(c for c in counts if c < n_train)
+
+
+def with_train_subsets(split: Split, sizes: Sequence[int | float]) -> Split:
+    """``split`` with nested training subsets of ``sizes`` (see :func:`subset_sizes`).
+
+    One seeded permutation of the fold's training frames; each subset is its first ``n``
+    frames (so every smaller subset lies inside every larger one), kept in dataset order.
+    The same split and sizes always give the same subsets.
+    """
+    counts = subset_sizes(sizes, len(split.train), split.fold)
+    order = np.random.default_rng([split.seed, split.fold, 1]).permutation(len(split.train))
+    subsets = tuple(tuple(split.train[i] for i in np.sort(order[:count])) for count in counts)
+    return replace(split, train_subsets=subsets)
+
+
+def with_inner_folds(split: Split, folds: int) -> Split:
+    """``split`` with ``folds`` inner folds of its training frames (seeded, disjoint test
+    parts covering them), for choosing settings without its test frames.
+
+    Raises:
+        ValueError: Fewer than two training frames per inner fold.
+    """
+    n = len(split.train)
+    if n < 2 * folds:
+        raise ValueError(
+            f"fold {split.fold} has {n} training frames, too few for {folds} inner folds "
+            f"(select_by needs at least {2 * folds})"
+        )
+    order = np.random.default_rng([split.seed, split.fold, 2]).permutation(n)
+    parts = tuple(
+        tuple(split.train[i] for i in np.sort(part)) for part in np.array_split(order, folds)
+    )
+    return replace(split, inner_tests=parts)
 
 
 def _count(n: int, fraction: float) -> int:
@@ -171,10 +268,21 @@ def _parse_record(path: Path, record: object, where: str) -> Split:
         raise InputError(path, f"{where}: unknown method {record['method']!r}")
     if not record["train"] or not record["test"]:
         raise InputError(path, f"{where}: train and test must not be empty")
+    extra = {}
+    for key in ("train_subsets", "inner_tests"):
+        value = record.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(s, list) and all(isinstance(f, str) for f in s) for s in value
+        ):
+            raise InputError(path, f"{where}: {key!r} must be lists of frame ids")
+        extra[key] = tuple(map(tuple, value))
     parts = [set(record[k]) for k in ("train", "val", "test")]
     if sum(len(p) for p in parts) != len(set().union(*parts)):
         raise InputError(path, f"{where}: train, val and test share frames")
-    return Split(**{k: record[k] for k in _KEYS})
+    try:
+        return Split(**{k: record[k] for k in _KEYS}, **extra)
+    except ValueError as exc:
+        raise InputError(path, f"{where}: {exc}") from None
 
 
 def load_splits(path: str | Path, ds: Dataset | None = None) -> list[Split]:

@@ -37,7 +37,9 @@ class MeanPoseAdapter(Adapter):
     """Predicts every keypoint at its mean relative position in the training frames."""
 
     name = "mean-pose"
-    default_config: ClassVar[Mapping[str, Any]] = {"epochs": 3, "sleep_s": 0.0}
+    #: ``shift``: moves every prediction by this fraction of the image width (a worse model,
+    #: for tests that choose between settings).
+    default_config: ClassVar[Mapping[str, Any]] = {"epochs": 3, "sleep_s": 0.0, "shift": 0.0}
 
     def train(self, train, val, workdir, config, seed) -> Path:
         """Mean over the first ``epoch`` training frames after each epoch (all of them at
@@ -56,7 +58,7 @@ class MeanPoseAdapter(Adapter):
                 break
         model_dir = Path(workdir) / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
-        _write_mean(model_dir, relative)
+        _write_mean(model_dir, relative + np.array([config["shift"], 0.0]))
         write_notes(model_dir, {"kind": "mean pose", "epochs_run": epoch})
         return model_dir
 

@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, ScalarFormatter
 from matplotlib.transforms import Bbox
 
 from benchmark.paths import atomic_path
@@ -418,4 +418,31 @@ def learning_curves(
     if fig is None:
         return None
     with _style():
+        return save_png(fig, out)
+
+
+def label_efficiency_figure(stats: pd.DataFrame, colors: dict, metric_name: str, out: Path) -> Path:
+    """Test error against labelled training frames, one line per adapter (mean over its
+    folds and seeds) with a band from the lowest to the highest job; log-scaled frames.
+
+    ``stats`` has one row per adapter and size: ``adapter``, ``frames`` (mean training
+    frames), ``mean``, ``lo``, ``hi``.
+    """
+    with _style():
+        fig = _new_figure(6.4, 3.8)
+        ax = fig.subplots()
+        for name in sorted(stats["adapter"].unique()):
+            part = stats[stats["adapter"] == name].sort_values("frames")
+            color = colors.get(name, (0.3, 0.3, 0.3))
+            ax.plot(part["frames"], part["mean"], color=color, lw=2, marker="o", ms=4, label=name)
+            ax.fill_between(part["frames"], part["lo"], part["hi"], color=color, alpha=0.2, lw=0)
+        frames = stats["frames"].to_numpy(dtype=float)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(set(np.round(frames))))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.minorticks_off()
+        ax.set_ylim(bottom=0)
+        ax.set(xlabel="labelled training frames (log scale)", ylabel=metric_name)
+        fig.suptitle("Label efficiency: test error against labelled training frames")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         return save_png(fig, out)

@@ -6,7 +6,7 @@ and fields may be missing: a run whose jobs all failed has no ``metrics.csv``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,46 @@ CURVE_COLUMNS = (
 )  # fmt: skip
 
 
+#: Key columns of the studies (runs from before them lack these: main view only).
+STUDY_COLUMNS = ("train_size", "inner_fold", "test_dataset")
+
+
+@dataclass
+class StudyTables:
+    """The full tables of a run (every row), for the studies' report sections."""
+
+    metrics: pd.DataFrame
+    frame_errors: pd.DataFrame
+    curves: pd.DataFrame | None
+
+
+def main_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of jobs trained on the fold's whole training set and tested on its own
+    test frames, without the studies' key columns."""
+    keep = pd.Series(True, index=table.index)
+    if "train_size" in table.columns:
+        keep &= table["train_size"].isna()
+    if "inner_fold" in table.columns:
+        keep &= table["inner_fold"].isna()
+    if "test_dataset" in table.columns:
+        keep &= table["test_dataset"].astype(str) == table["dataset"].astype(str)
+    extra = [c for c in STUDY_COLUMNS if c in table.columns]
+    return table[keep].drop(columns=extra).reset_index(drop=True)
+
+
+def with_study_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the studies' key columns (filled as the main view for old runs)."""
+    table = table.copy()
+    for column in ("train_size", "inner_fold"):
+        if column not in table.columns:
+            table[column] = np.nan
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    if "test_dataset" not in table.columns:
+        table["test_dataset"] = table["dataset"]
+    table["test_dataset"] = table["test_dataset"].fillna(table["dataset"]).astype(str)
+    return table
+
+
 @dataclass
 class RunResults:
     """What a run directory holds, as the report needs it.
@@ -41,6 +81,11 @@ class RunResults:
             miss counted at the penalty) in runs that store it; empty when missing.
         curves: Learning curves (``CURVE_COLUMNS``, metrics of every snapshot and of the
             final model); None when the run has no ``curves.csv`` (it predates snapshots).
+        studies: Every row of the three tables, the studies' included (label-efficiency
+            subsets, inner folds of sweeps, cross-dataset tests), with their key columns
+            (``STUDY_COLUMNS``). ``metrics``, ``frame_errors`` and ``curves`` hold only the
+            main view: each job trained on its fold's training set and tested on its test
+            frames (``jobs`` likewise; ``study_jobs`` holds every job).
     """
 
     run_dir: Path
@@ -51,6 +96,8 @@ class RunResults:
     metrics: pd.DataFrame
     frame_errors: pd.DataFrame
     curves: pd.DataFrame | None = None
+    studies: StudyTables | None = None
+    study_jobs: list[JobRecord] = field(default_factory=list)
 
     @property
     def has_scored_errors(self) -> bool:
@@ -163,13 +210,20 @@ def load_run(run_dir: str | Path) -> RunResults:
         for column in ("epoch", "train_s", "value"):
             curves[column] = pd.to_numeric(curves[column], errors="coerce")
         curves["final"] = curves["final"].astype(str).str.lower().isin(("true", "1", "1.0"))
+    studies = StudyTables(
+        with_study_columns(metrics),
+        with_study_columns(errors),
+        None if curves is None else with_study_columns(curves),
+    )
     return RunResults(
         run_dir=run_dir,
         name=run.name or run_dir.name,
         run=run,
         datasets=datasets,
-        jobs=jobs,
-        metrics=metrics,
-        frame_errors=errors,
-        curves=curves,
+        jobs=[j for j in jobs if j.train_size is None and j.inner_fold is None],
+        metrics=main_view(studies.metrics),
+        frame_errors=main_view(studies.frame_errors),
+        curves=None if studies.curves is None else main_view(studies.curves),
+        studies=studies,
+        study_jobs=jobs,
     )

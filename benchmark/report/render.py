@@ -25,7 +25,7 @@ from benchmark.metrics import (
 )
 from benchmark.paths import atomic_write_text
 from benchmark.records import DatasetRecord, JobRecord
-from benchmark.report import figures
+from benchmark.report import figures, studies
 from benchmark.report.compare import (
     CURVE_METRICS,
     FRACTIONS,
@@ -842,6 +842,9 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
         "datasets": datasets,
         "failed": _failed(results),
         "skipped_datasets": sorted(results.run.skipped_datasets.items()),
+        "label_efficiency": studies.label_efficiency(results, colors, fig_dir, quote(out.stem)),
+        "transfer": studies.transfer(results, colors, fig_dir, quote(out.stem)),
+        "sweeps": studies.sweeps(results),
         "provenance": _provenance(results),
         "tracking": tracking_context(
             Path(run_dir), fig_dir, quote(out.stem), colors, results.thresholds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,13 @@ class AdapterSpec:
         python: Interpreter to run this adapter's worker in (default: the runner's).
         timeout_s: Wall-clock limit of one job.
         optional: When the adapter cannot run here (framework missing), skip it with a note.
+        sweep: Options to sweep, each with its values (``{filters: [16, 32]}``): a grid, each
+            point a labelled configuration ``<label>@filters=16,...``.
+        select_by: ``validation``: nested cross-validation. Each outer fold picks the point
+            with the lowest ranking error on ``inner_folds`` folds of its own training
+            frames (the split's ``inner_folds``), trains it on the fold's training frames
+            and is tested on the fold's test frames, under ``label``. None: every point is
+            tested as its own adapter.
     """
 
     name: str
@@ -84,6 +92,8 @@ class AdapterSpec:
     python: str | None = None
     timeout_s: float = 3600.0
     optional: bool = False
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
+    select_by: str | None = None
 
     def __post_init__(self) -> None:
         _check_text("an adapter's name", self.name)
@@ -97,22 +107,60 @@ class AdapterSpec:
         _check(f"{where} timeout_s", self.timeout_s, POSITIVE)
         object.__setattr__(self, "timeout_s", float(self.timeout_s))
         _check(f"{where} optional", self.optional, _BOOL)
+        if not isinstance(self.sweep, dict):
+            raise ValueError(f"{where} sweep must map options to lists of values")
+        for option, values in self.sweep.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(
+                    f"{where} sweep over {option!r} needs a non-empty list of values, "
+                    f"not {values!r}"
+                )
+            if option in self.config:
+                raise ValueError(f"{where} {option!r} is both in config and swept")
+        _check(f"{where} select_by", self.select_by, OneOf(("validation", None)))
+        if self.select_by is not None and not self.sweep:
+            raise ValueError(f"{where} select_by needs a sweep to select from")
+
+    def points(self) -> list[AdapterSpec]:
+        """The sweep's grid, one plain adapter per point (``label@a=1,b=2``); the adapter
+        itself when it sweeps nothing."""
+        if not self.sweep:
+            return [self]
+        names = list(self.sweep)
+        grid = itertools.product(*(self.sweep[n] for n in names))
+        return [
+            replace(
+                self,
+                label=f"{self.label}@"
+                + ",".join(f"{n}={v}" for n, v in zip(names, values, strict=True)),
+                config={**self.config, **dict(zip(names, values, strict=True))},
+                sweep={},
+                select_by=None,
+            )
+            for values in grid
+        ]
 
 
 @dataclass(frozen=True)
 class SplitSpec:
-    """How the harness splits every dataset (once; every adapter gets exactly it)."""
+    """How the harness splits every dataset (once; every adapter gets exactly it).
+
+    ``inner_folds`` is used only by adapters with ``select_by``: that many folds of each
+    fold's training frames, for choosing a sweep point without the fold's test frames.
+    """
 
     test_fraction: float = 0.2
     val_fraction: float = 0.0
     seed: int = 0
     folds: int | None = None
+    inner_folds: int = 3
 
     def __post_init__(self) -> None:
         _check("split: test_fraction", self.test_fraction, Number(above=0, below=1))
         _check("split: val_fraction", self.val_fraction, Number(min=0, below=1))
         _check("split: seed", self.seed, Number(integer=True, min=0))
         _check("split: folds", self.folds, Number(integer=True, min=2, nullable=True))
+        _check("split: inner_folds", self.inner_folds, Number(integer=True, min=2))
 
 
 @dataclass(frozen=True)
@@ -132,6 +180,44 @@ class BudgetSpec:
         _check("budget: train_s", self.train_s, Number(above=0, nullable=True))
         if self.train_s is not None:
             object.__setattr__(self, "train_s", float(self.train_s))
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    """A cross-dataset test (``transfer: [{train: A, test: B, keypoints: {...}}]``): every
+    model trained on ``train`` also predicts ``test``'s test frames.
+
+    Attributes:
+        train: The dataset the models were trained on (a dataset of the run).
+        test: The dataset they are tested on (a dataset of the run; its test frames).
+        keypoints: ``train`` keypoint -> ``test`` keypoint it stands for. Keypoints of
+            either dataset without a partner are left out of the scores (the report lists
+            them).
+    """
+
+    train: str
+    test: str
+    keypoints: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_text("transfer: train", self.train)
+        _check_text("transfer: test", self.test)
+        where = f"transfer {self.train} -> {self.test}:"
+        if self.train == self.test:
+            raise ValueError(f"{where} train and test are the same dataset")
+        if not isinstance(self.keypoints, dict) or not self.keypoints:
+            raise ValueError(f"{where} keypoints must map train keypoints to test keypoints")
+        for a, b in self.keypoints.items():
+            _check_text(f"{where} keypoint", a)
+            _check_text(f"{where} partner of {a!r}", b)
+        partners = list(self.keypoints.values())
+        if len(set(partners)) != len(partners):
+            raise ValueError(f"{where} two keypoints map to the same test keypoint")
+
+    @property
+    def label(self) -> str:
+        """``A -> B``."""
+        return f"{self.train} -> {self.test}"
 
 
 #: Executor options that only one kind of executor takes.
@@ -266,6 +352,11 @@ class RunConfig:
             dataset's videos (``<dataset>/videos/*.mp4|avi``): true for every dataset, or a
             list of dataset names.
         executor: Where the jobs run (this machine, or a Slurm cluster).
+        train_sizes: Label efficiency: training-set sizes, counts (``10``) or fractions of
+            the fold's training frames (``0.5``); each size is its own job on a nested,
+            seeded subset (recorded in the split file), tested on the same test frames.
+            The full training set is always run too. None: full training sets only.
+        transfer: Cross-dataset tests of the trained models (see :class:`TransferSpec`).
     """
 
     name: str
@@ -279,9 +370,21 @@ class RunConfig:
     overlay_frames: int = 6
     track_videos: bool | tuple[str, ...] = False
     executor: ExecutorSpec = ExecutorSpec()
+    train_sizes: tuple[int | float, ...] | None = None
+    transfer: tuple[TransferSpec, ...] = ()
 
     def __post_init__(self) -> None:
         _check_text("name", self.name)
+        for size in self.train_sizes or ():
+            if isinstance(size, bool) or not isinstance(size, int | float):
+                raise ValueError(f"train_sizes must be counts or fractions, not {size!r}")
+            if (isinstance(size, int) and size < 1) or (
+                isinstance(size, float) and not 0 < size <= 1
+            ):
+                raise ValueError(
+                    "train_sizes must be frame counts (at least 1) or fractions in (0, 1], "
+                    f"not {size!r}"
+                )
         for seed in self.seeds:
             _check("seeds", seed, Number(integer=True, min=0))
         _check("threads", self.threads, POSITIVE_INT)
@@ -313,6 +416,14 @@ class RunConfig:
         if not isinstance(self.track_videos, bool):
             data["track_videos"] = list(self.track_videos)
         data["executor"] = self.executor.to_dict()
+        if self.train_sizes is None:
+            del data["train_sizes"]  # the same resolved config as runs from before the key
+        else:
+            data["train_sizes"] = list(self.train_sizes)
+        if self.transfer:
+            data["transfer"] = [asdict(t) for t in self.transfer]
+        else:
+            del data["transfer"]
         return data
 
     @classmethod
@@ -332,6 +443,8 @@ class RunConfig:
             "overlay_frames",
             "track_videos",
             "executor",
+            "train_sizes",
+            "transfer",
         }
         try:
             _check_keys(data, known, "run config")
@@ -352,6 +465,8 @@ class RunConfig:
                 overlay_frames=data.get("overlay_frames", 6),
                 track_videos=_track_videos(data.get("track_videos", False)),
                 executor=executor,
+                train_sizes=_list(data, "train_sizes", []) if "train_sizes" in data else None,
+                transfer=_transfers(data),
             )
         except ValueError as exc:
             raise InputError(source, str(exc)) from None
@@ -371,6 +486,13 @@ class RunConfig:
                 raise InputError(
                     source, f"track_videos names {unknown[0]!r}, which is not a dataset of the run"
                 )
+        for spec in config.transfer:
+            for name in (spec.train, spec.test):
+                if name not in names:
+                    raise InputError(
+                        source,
+                        f"transfer {spec.label} names {name!r}, which is not a dataset of the run",
+                    )
         return config
 
     @classmethod
@@ -405,7 +527,8 @@ def check_adapters(config: RunConfig, source: Path | None = None) -> None:
 
     for spec in config.adapters:
         try:
-            load_class(spec.name).resolve_config(spec.config)
+            for point in spec.points():
+                load_class(spec.name).resolve_config(point.config)
         except KpbenchError as exc:
             if source is None:
                 raise
@@ -459,6 +582,14 @@ def with_executor(config: RunConfig, kind: str) -> RunConfig:
     if config.executor.kind == kind:
         return config
     return replace(config, executor=ExecutorSpec(kind=kind))
+
+
+def _transfers(data: dict[str, Any]) -> tuple[TransferSpec, ...]:
+    if "transfer" not in data:
+        return ()
+    return tuple(
+        TransferSpec(**_entry(TransferSpec, t, "transfer")) for t in _list(data, "transfer", [])
+    )
 
 
 def _track_videos(value: Any) -> bool | tuple[str, ...]:

@@ -39,41 +39,25 @@ from benchmark.records import (
     write_datasets,
     write_record,
 )
-from benchmark.runner.config import AdapterSpec, RunConfig, SplitSpec, check_adapters
+from benchmark.runner.config import RunConfig, SplitSpec, check_adapters
 from benchmark.runner.executors import Executor, Handle, Outcome, WorkerCommand, make_executor
+from benchmark.runner.jobs import Job, job_dir
 from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info
+from benchmark.runner.studies import Transfer, check_transfers, score_transfer, transfers_for
 from benchmark.runner.worker import dataset_to_plain
-from benchmark.splits import Split, load_splits, make_splits, save_splits
+from benchmark.splits import (
+    Split,
+    load_splits,
+    make_splits,
+    save_splits,
+    with_inner_folds,
+    with_train_subsets,
+)
 
 STDERR_TAIL_LINES = 40
 #: Seconds between two looks at the running jobs.
 POLL_S = 1.0
-
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of work: an adapter trained with one seed on one fold of one dataset."""
-
-    dataset: str
-    fold: int
-    adapter: AdapterSpec
-    seed: int
-
-    @property
-    def id(self) -> str:
-        """Folder name of the job: ``<dataset>__fold<k>__<label>__seed<s>``."""
-        return f"{self.dataset}__fold{self.fold}__{self.adapter.label}__seed{self.seed}"
-
-    @property
-    def label(self) -> str:
-        """The job in words, for progress lines: ``heatmap on mouse fold 0 seed 1``."""
-        return f"{self.adapter.label} on {self.dataset} fold {self.fold} seed {self.seed}"
-
-
-def job_dir(run_dir: Path, job: Job) -> Path:
-    """The job's folder inside the run directory."""
-    return run_dir / "jobs" / job.id
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -116,13 +100,25 @@ def dataset_splits(
             )
         except ValueError as exc:
             raise InputError(where, f"cannot split as the run config says: {exc}") from None
+        try:
+            if config.train_sizes:
+                splits = [with_train_subsets(sp, config.train_sizes) for sp in splits]
+            if any(a.select_by for a in config.adapters):
+                splits = [with_inner_folds(sp, s.inner_folds) for sp in splits]
+        except ValueError as exc:
+            raise InputError(where, f"{exc}") from None
     for split in splits:
-        if not ds.subset(split.train).labeled.any():
-            raise InputError(
-                where,
-                f"fold {split.fold} has no labelled keypoint among its {len(split.train)} "
-                "training frames: nothing to train on",
-            )
+        parts = {f"fold {split.fold}": split.train}
+        parts |= {f"fold {split.fold}'s {len(t)}-frame subset": t for t in split.train_subsets}
+        for j in range(len(split.inner_tests)):
+            parts[f"fold {split.fold}'s inner fold {j}"] = split.inner(j).train
+        for what, frames in parts.items():
+            if not ds.subset(frames).labeled.any():
+                raise InputError(
+                    where,
+                    f"{what} has no labelled keypoint among its {len(frames)} training "
+                    "frames: nothing to train on",
+                )
     return splits
 
 
@@ -192,6 +188,10 @@ def job_header(
             "split_hash": sha256_file(run_dir / "splits" / f"{job.dataset}.json"),
         },
         python=python,
+        train_size=job.train_size,
+        inner_fold=job.inner_fold,
+        n_train=len(split.train),
+        selection=job.selection,
     )
 
 
@@ -203,11 +203,13 @@ def prepare_job(
     split: Split,
     provenance: dict[str, Any],
     on_build: Any = None,
+    transfers: dict[str, Transfer] | None = None,
 ) -> tuple[JobRecord, WorkerCommand | None]:
     """A fresh job folder with the worker's ``spec.json``, and the command to run it.
 
     A job whose adapter cannot run here gets its ``job.json`` (failed, or skipped when the
-    adapter is optional) and no command.
+    adapter is optional) and no command. ``transfers``: other datasets whose test frames the
+    trained model predicts too (without their labels).
     """
     import shutil
 
@@ -246,6 +248,14 @@ def prepare_job(
         "train": dataset_to_plain(ds.subset(split.train)),
         "val": dataset_to_plain(ds.subset(split.val)) if split.val else _empty(ds),
         "test": dataset_to_plain(ds.subset(split.test), with_labels=False),
+        "transfer": [
+            {
+                "name": name,
+                "frames": dataset_to_plain(t.as_training_frames(ds), with_labels=False),
+                "predictions_path": str(folder / "transfer" / f"{name}.csv"),
+            }
+            for name, t in (transfers or {}).items()
+        ],
     }
     spec_path = folder / "spec.json"
     atomic_write_text(spec_path, json.dumps(spec))
@@ -269,9 +279,11 @@ def finish_job(
     record: JobRecord,
     outcome: Outcome,
     execution: Execution,
+    transfers: dict[str, Transfer] | None = None,
 ) -> JobRecord:
-    """Store the ended job's ``job.json``: done with the harness's metrics when the worker
-    succeeded, else failed with how it ended and the tail of its stderr."""
+    """Store the ended job's ``job.json``: done with the harness's metrics (and those of its
+    cross-dataset tests) when the worker succeeded, else failed with how it ended and the
+    tail of its stderr."""
     folder = job_dir(run_dir, job)
     stderr_tail = _tail(folder / "stderr.log") or outcome.log_tail
     result_path = folder / "result.json"
@@ -279,6 +291,8 @@ def finish_job(
         result = read_record(result_path, WorkerResult)
         metrics = _job_metrics(config, ds, split, folder, job.adapter.label, result)
         record = record.finished(result, metrics)
+        scored = _transfer_metrics(config, ds, folder, result, transfers or {})
+        record = replace(record, transfer=scored)
         node = result.environment.get("node")
         if node:  # the provenance names the machine that trained, not the submitting host
             # The runner's own facts (memory, OS) hold only when the worker ran here.
@@ -294,6 +308,29 @@ def finish_job(
     record = replace(record, execution=execution)
     write_record(folder / JOB_JSON, record)
     return record
+
+
+def _transfer_metrics(
+    config: RunConfig, ds: Dataset, folder: Path, result: WorkerResult, transfers: dict[str, Any]
+) -> dict[str, Any]:
+    """Metrics of the job's predictions on each cross-dataset test (or why there are none)."""
+    from benchmark.metrics import miss_penalty_px, summarize
+
+    def scores(gt: Dataset, values: np.ndarray) -> dict[str, Any]:
+        return summarize(
+            gt.points, values, gt.keypoints, thresholds=config.thresholds, seed=0, n_boot=0,
+            miss_penalty=miss_penalty_px(gt.image_sizes()),
+        )  # fmt: skip
+
+    out: dict[str, Any] = {}
+    for name, transfer in transfers.items():
+        path = folder / "transfer" / f"{name}.csv"
+        if not path.is_file():
+            out[name] = {"error": result.transfer_errors.get(name, "no predictions written")}
+            continue
+        _, pred = _read_job_predictions(transfer.as_training_frames(ds), path)
+        out[name] = score_transfer(transfer, ds, pred, folder, scores)
+    return out
 
 
 def _empty(ds: Dataset) -> dict[str, Any]:
@@ -400,7 +437,12 @@ TIMING_KEYS = (
 )
 TRAINING_KEYS = ("budget_s", "stopped_by_budget", "epochs_done", "epochs_planned")
 MODEL_KEYS = ("n_params", "model_mb")
-KEY_COLUMNS = ["run", "dataset", "fold", "adapter", "seed"]
+#: The key of every row: the job (``train_size`` empty for the fold's whole training set,
+#: ``inner_fold`` empty for a job tested on the fold's test set) and the dataset whose frames
+#: were scored (``test_dataset``: the job's own, or another in a cross-dataset test).
+KEY_COLUMNS = [
+    "run", "dataset", "fold", "adapter", "seed", "train_size", "inner_fold", "test_dataset"
+]  # fmt: skip
 
 
 def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -414,7 +456,9 @@ def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataF
         if rec.status != "done":
             continue
         assert rec.metrics is not None and rec.timing is not None and rec.model is not None
-        key = [run_name, rec.dataset, rec.fold, rec.adapter, rec.seed]
+        job_key = [run_name, rec.dataset, rec.fold, rec.adapter, rec.seed]
+        job_key += [rec.train_size, rec.inner_fold]
+        key = [*job_key, rec.dataset]
         for keypoint, metric, value in tidy_rows(rec.metrics):
             metric_rows.append([*key, keypoint, metric, value])
         if "own_cutoff" in rec.metrics:
@@ -430,7 +474,16 @@ def collect_tables(run_dir: Path, run_name: str) -> tuple[pd.DataFrame, pd.DataF
                 metric_rows.append([*key, "all", name, float(value) if value is not None else None])
         for name in MODEL_KEYS:
             metric_rows.append([*key, "all", name, getattr(rec.model, name)])
+        if rec.n_train is not None:
+            metric_rows.append([*key, "all", "train_frames", float(rec.n_train)])
         error_frames.append(_with_key(job_json.parent / "frame_errors.csv", key))
+        for name, scores in rec.transfer.items():
+            if "error" in scores:
+                continue
+            for keypoint, metric, value in tidy_rows(scores):
+                metric_rows.append([*job_key, name, keypoint, metric, value])
+            path = job_json.parent / "transfer" / f"{name}_frame_errors.csv"
+            error_frames.append(_with_key(path, [*job_key, name]))
         if (job_json.parent / "curve.csv").is_file():
             curve_frames.append(_with_key(job_json.parent / "curve.csv", key))
     metrics = pd.DataFrame(metric_rows, columns=[*KEY_COLUMNS, "keypoint", "metric", "value"])
@@ -505,9 +558,15 @@ def _check_same_config(run_dir: Path, manifest: RunManifest, config: RunConfig) 
         return {k: v for k, v in cfg.items() if k not in NON_JOB_KEYS}
 
     new = json.loads(json.dumps(config.to_dict()))
-    # Runs from before budgets and per-dataset splits have neither key.
+    # Runs from before budgets, per-dataset splits and studies lack their keys.
+    split_keys = {"inner_folds": 3}
     old = {"budget": {"train_s": None}, **manifest.config}
+    old["split"] = {**split_keys, **old.get("split", {})}
     old["datasets"] = [{"split": None, **d} for d in old.get("datasets", [])]
+    for d in old["datasets"]:
+        if d["split"] is not None:
+            d["split"] = {**split_keys, **d["split"]}
+    old["adapters"] = [{"sweep": {}, "select_by": None, **a} for a in old.get("adapters", [])]
     if jobs_part(old) != jobs_part(new):
         raise InputError(
             run_dir, "this run directory was made with a different config; use another --out"
@@ -563,6 +622,7 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
     if manifest is not None:
         _check_same_config(run_dir, manifest, config)
     datasets, skipped = _load_datasets(config, run_dir, quiet)
+    check_transfers(config, datasets)
     _check_no_cluster_jobs_left(run_dir, config, run_jobs(config, datasets))
 
     # ----- from here on the run directory is written
@@ -592,7 +652,13 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
     if len(todo) < len(jobs):
         _log(quiet, f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already done")
     with JobProgress(len(todo), quiet=quiet) as progress:
-        run_queue(run_dir, config, todo, provenance, executor, progress)
+        run_queue(run_dir, config, todo, provenance, executor, progress, datasets)
+    # Nested cross-validation: the outer-fold jobs, once their inner folds have chosen.
+    tuned = [j for j in tuned_jobs(run_dir, config, datasets) if not _is_done(run_dir, j[0])]
+    if tuned:
+        _log(quiet, f"sweeps: {len(tuned)} job(s) with the point chosen on inner folds")
+        with JobProgress(len(tuned), quiet=quiet) as progress:
+            run_queue(run_dir, config, tuned, provenance, executor, progress, datasets)
     if config.track_videos:
         track_videos(run_dir, config, {name: ds for name, (ds, _) in datasets.items()}, quiet)
     metrics, _ = collect_tables(run_dir, config.name)
@@ -638,9 +704,11 @@ def run_queue(
     provenance: dict[str, Any],
     executor: Executor,
     progress: JobProgress,
+    datasets: dict[str, tuple[Dataset, list[Split]]] | None = None,
 ) -> None:
     """Run the jobs of ``todo`` through ``executor``, up to its ``max_parallel`` at once, and
-    store each one's ``job.json`` as it ends.
+    store each one's ``job.json`` as it ends. ``datasets`` (the run's) give each job its
+    cross-dataset tests.
 
     Jobs an earlier, interrupted ``kpbench run`` left queued or running on a cluster are
     found again and awaited, not submitted again. On an interrupt, local workers are killed;
@@ -664,9 +732,18 @@ def run_queue(
         while waiting or submitted:
             while waiting and len(submitted) < executor.max_parallel:
                 job, ds, split = waiting.popleft()
-                record, command = prepare_job(
-                    run_dir, config, job, ds, split, provenance, progress.write
-                )
+                if job.selection is not None and job.selection["chosen"] is None:
+                    record = job_header(run_dir, job, split, provenance, None).ended(
+                        "failed", "no point of the sweep finished all its inner-fold jobs"
+                    )
+                    job_dir(run_dir, job).mkdir(parents=True, exist_ok=True)
+                    write_record(job_dir(run_dir, job) / JOB_JSON, record)
+                    command = None
+                else:
+                    record, command = prepare_job(
+                        run_dir, config, job, ds, split, provenance, progress.write,
+                        transfers_for(config, datasets or {}, job),
+                    )  # fmt: skip
                 if command is None:
                     progress.start(job.id, job.label)
                     progress.finish(job.id, record.status, record.error or "")
@@ -687,7 +764,7 @@ def run_queue(
                 execution = Execution(**executor.provenance(entry.handle), node=outcome.node)
                 record = finish_job(
                     run_dir, config, entry.job, entry.ds, entry.split, entry.record, outcome,
-                    execution,
+                    execution, transfers_for(config, datasets or {}, entry.job),
                 )  # fmt: skip
                 submitted.remove(entry)
                 progress.finish(entry.job.id, record.status, record.error or "")
@@ -728,12 +805,42 @@ def _show_running(executor: Executor, entry: _Submitted, progress: JobProgress) 
 def run_jobs(
     config: RunConfig, datasets: dict[str, tuple[Dataset, list[Split]]]
 ) -> list[tuple[Job, Dataset, Split]]:
-    """Every job of the run: dataset x fold x adapter x seed, in that order."""
+    """Every job of the run that needs no other job's result: dataset x fold x adapter x
+    seed, then each smaller training size of the fold (label efficiency), and for a
+    ``select_by`` sweep its inner-fold jobs (the outer-fold jobs come after them, see
+    :func:`tuned_jobs`)."""
+    from benchmark.runner.studies import inner_jobs
+
+    jobs = []
+    for name, (ds, splits) in datasets.items():
+        for split in splits:
+            for adapter in config.adapters:
+                if adapter.select_by:
+                    jobs += [(j, ds, s) for j, s in inner_jobs(adapter, name, split, config.seeds)]
+                    continue
+                for point in adapter.points():
+                    for seed in config.seeds:
+                        jobs.append((Job(name, split.fold, point, seed), ds, split))
+                        jobs += [
+                            (Job(name, split.fold, point, seed, len(t)), ds, split.subset(len(t)))
+                            for t in split.train_subsets
+                        ]
+    return jobs
+
+
+def tuned_jobs(
+    run_dir: Path, config: RunConfig, datasets: dict[str, tuple[Dataset, list[Split]]]
+) -> list[tuple[Job, Dataset, Split]]:
+    """The outer-fold job of every ``select_by`` sweep, per dataset x fold x seed, with the
+    point chosen from the finished inner-fold jobs (see ``studies.select_point``)."""
+    from benchmark.runner.studies import tuned_job
+
     return [
-        (Job(name, split.fold, adapter, seed), ds, split)
+        (tuned_job(run_dir, adapter, name, split, seed, config.seeds), ds, split)
         for name, (ds, splits) in datasets.items()
         for split in splits
         for adapter in config.adapters
+        if adapter.select_by
         for seed in config.seeds
     ]
 

@@ -4,7 +4,8 @@ Run as ``python -m benchmark.runner.worker SPEC.json``. The spec (written by the
 holds the adapter, its config, the seed, the thread count, the training budget and the
 train/val/test frames as plain data; test labels are never passed. On success the worker
 writes the predictions (DLC-style CSV), one prediction file per learning-curve snapshot
-(``curve/``) and ``result.json``; on failure it exits non-zero and the runner records the
+(``curve/``), the predictions on other datasets' test frames for cross-dataset tests
+(``transfer/``) and ``result.json``; on failure it exits non-zero and the runner records the
 tail of its stderr.
 
 Training time is the harness's clock (:class:`benchmark.budget.TrainingClock`), from the
@@ -124,6 +125,7 @@ def run_job(spec: dict[str, Any]) -> WorkerResult:
         threads=int(spec["threads"]),
         setup_s=setup_s,
     )
+    transfer_errors = _predict_transfers(predictor, spec, progress)
     del predictor
     curve = _predict_snapshots(adapter, model_dir, workdir, test, clock, spec, progress)
     return WorkerResult(
@@ -142,7 +144,30 @@ def run_job(spec: dict[str, Any]) -> WorkerResult:
         ),
         curve=curve,
         score_cutoff=None if score_cutoff is None else float(score_cutoff),
+        transfer_errors=transfer_errors,
     )
+
+
+def _predict_transfers(predictor: Any, spec: dict[str, Any], progress: Any) -> dict[str, str]:
+    """Predict each cross-dataset test's frames with the final model (not timed); returns
+    the errors of those it could not predict (the job itself is unaffected)."""
+    from adapters.base import check_predictions
+    from benchmark.io.predictions import write_dlc_predictions
+
+    errors = {}
+    for entry in spec.get("transfer") or []:
+        progress({"phase": f"cross-dataset test: predicting {entry['name']}"})
+        frames = dataset_from_plain(entry["frames"])
+        assert frames is not None
+        try:
+            pred = check_predictions(predictor(frames), frames, spec["adapter"])
+            write_dlc_predictions(
+                Path(entry["predictions_path"]), frames.frame_ids, frames.keypoints, pred,
+                scorer=spec["label"],
+            )  # fmt: skip
+        except Exception as exc:
+            errors[entry["name"]] = f"{type(exc).__name__}: {exc}"
+    return errors
 
 
 def _predict_snapshots(

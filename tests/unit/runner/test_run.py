@@ -77,9 +77,13 @@ def test_run_computes_metrics_from_stored_predictions(tmp_path, project):
 
     frame_errors = pd.read_csv(run_dir / "frame_errors.csv")
     assert len(frame_errors) == int(test.labeled.sum())
-    assert set(metrics.columns) == {
-        "run", "dataset", "fold", "adapter", "seed", "keypoint", "metric", "value"
-    }  # fmt: skip
+    assert list(metrics.columns) == [
+        "run", "dataset", "fold", "adapter", "seed", "train_size", "inner_fold",
+        "test_dataset", "keypoint", "metric", "value",
+    ]  # fmt: skip
+    # A run without studies: every job on its fold's whole training set, its own test set.
+    assert metrics["train_size"].isna().all() and metrics["inner_fold"].isna().all()
+    assert (metrics["test_dataset"] == metrics["dataset"]).all()
     for name in ("train_s", "train_cpu_s", "load_s", "predict_fps", "peak_rss_mb", "n_params"):
         assert name in set(metrics["metric"])
 
