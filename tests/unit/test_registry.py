@@ -31,6 +31,6 @@ def test_missing_attribute_is_a_clear_error():
 
 def test_resolve_config_rejects_typos_with_a_suggestion():
     cls = load_class("tests.adapters_for_tests:MeanPoseAdapter")
-    assert cls.resolve_config({"epochs": 5}) == {"epochs": 5, "sleep_s": 0.0}
+    assert cls.resolve_config({"epochs": 5}) == {"epochs": 5, "sleep_s": 0.0, "shift": 0.0}
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
         cls.resolve_config({"epoch": 5})
