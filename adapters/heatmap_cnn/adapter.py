@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, OneOf, Rule
+from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from adapters.torch_common import COMMON_DEFAULTS, COMMON_RULES, TorchNetAdapter
 
 
@@ -16,7 +16,8 @@ class HeatmapAdapter(TorchNetAdapter):
     model_module: ClassVar[str] = "adapters.heatmap_cnn.model"
     default_config: ClassVar[dict[str, Any]] = {
         **COMMON_DEFAULTS,
-        "width": 16,  # channels of the first stage; doubled at each of 3 downsamplings
+        "filters": 16,  # channels of the first stage; doubled at each downsampling
+        "depth": 4,  # stride-2 encoder stages (4: down to 1/16)
         "output_stride": 4,  # heatmap resolution: 2 or 4 network-input pixels per cell
         "sigma": 3.0,  # Gaussian target radius in network-input pixels
         "threshold": 0.2,  # own cutoff: peaks below it count as "not detected" in that view
@@ -24,7 +25,8 @@ class HeatmapAdapter(TorchNetAdapter):
     }
     option_rules: ClassVar[dict[str, Rule]] = {
         **COMMON_RULES,
-        "width": POSITIVE_INT,
+        "filters": POSITIVE_INT,
+        "depth": Number(integer=True, min=3, max=5),
         "output_stride": OneOf((2, 4)),
         "sigma": POSITIVE,
         "threshold": FRACTION,

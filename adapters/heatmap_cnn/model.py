@@ -31,32 +31,33 @@ def conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 class HeatmapNet(nn.Module):
     """Image ``(B, 3, H, W)`` to heatmaps ``(B, K, H / stride, W / stride)``.
 
-    Encoder: a stride-2 stem and three stride-2 stages (``width`` channels, doubled per
-    stage) down to 1/16. Decoder (feature-pyramid style, cheap on CPU): each encoder map is
-    projected to ``2 * width`` channels by a 1x1 convolution and added to the upsampled coarser
-    map, then smoothed by a 3x3 convolution, up to ``output_stride``.
+    Encoder: a stride-2 stem and ``depth - 1`` further stride-2 stages (``filters`` channels,
+    doubled per stage) down to ``1 / 2**depth``. Decoder (feature-pyramid style, cheap on CPU):
+    each encoder map is projected to ``2 * filters`` channels by a 1x1 convolution and added to
+    the upsampled coarser map, then smoothed by a 3x3 convolution, up to ``output_stride``.
     """
 
-    def __init__(self, n_keypoints: int, width: int = 16, output_stride: int = 4) -> None:
+    def __init__(
+        self, n_keypoints: int, filters: int = 16, output_stride: int = 4, depth: int = 4
+    ) -> None:
         super().__init__()
         if output_stride not in (2, 4):
             raise ValueError(f"output_stride must be 2 or 4, not {output_stride}")
-        w = width
-        self.enc = nn.ModuleList(
-            [
-                conv_bn(3, w, 2),  # /2
-                nn.Sequential(conv_bn(w, 2 * w, 2), conv_bn(2 * w, 2 * w)),  # /4
-                nn.Sequential(conv_bn(2 * w, 4 * w, 2), conv_bn(4 * w, 4 * w)),  # /8
-                nn.Sequential(
-                    conv_bn(4 * w, 8 * w, 2), conv_bn(8 * w, 8 * w), conv_bn(8 * w, 8 * w)
-                ),  # /16
-            ]
-        )
-        c = 2 * w
-        levels = 3 if output_stride == 4 else 4  # how many encoder maps the decoder uses
-        chans = [w, 2 * w, 4 * w, 8 * w][-levels:]
-        self.lateral = nn.ModuleList(nn.Conv2d(ch, c, 1) for ch in chans)
-        self.smooth = nn.ModuleList(conv_bn(c, c) for _ in chans[:-1])
+        if depth < 3:
+            raise ValueError(f"depth must be at least 3, not {depth}")
+        chans = [filters * 2**i for i in range(depth)]
+        stages: list[nn.Module] = [conv_bn(3, chans[0], 2)]  # /2
+        for i in range(1, depth):  # /4, /8, ...; the coarsest stage has one more convolution
+            n_more = 2 if i == depth - 1 else 1
+            more = (conv_bn(chans[i], chans[i]) for _ in range(n_more))
+            stages.append(nn.Sequential(conv_bn(chans[i - 1], chans[i], 2), *more))
+        self.enc = nn.ModuleList(stages)
+        c = 2 * filters
+        # The decoder uses the encoder maps from output_stride down (the /2 map only at 2).
+        levels = depth - 1 if output_stride == 4 else depth
+        used = chans[-levels:]
+        self.lateral = nn.ModuleList(nn.Conv2d(ch, c, 1) for ch in used)
+        self.smooth = nn.ModuleList(conv_bn(c, c) for _ in used[:-1])
         self.head = nn.Conv2d(c, n_keypoints, 1)
         # Start with "no keypoint anywhere" (sigmoid(-4) = 0.02): the background, nearly all
         # of each map, then gives small gradients and training goes straight to the peaks.
@@ -76,9 +77,14 @@ class HeatmapNet(nn.Module):
 
 
 def build(config: Mapping[str, Any], n_keypoints: int) -> nn.Module:
-    """The network for ``config`` (``width``, ``output_stride``; checked by the adapter's
-    ``option_rules``)."""
-    return HeatmapNet(n_keypoints, int(config["width"]), int(config["output_stride"]))
+    """The network for ``config`` (``filters``, ``depth``, ``output_stride``; checked by the
+    adapter's ``option_rules``)."""
+    return HeatmapNet(
+        n_keypoints,
+        filters=int(config["filters"]),
+        output_stride=int(config["output_stride"]),
+        depth=int(config["depth"]),
+    )
 
 
 def _strides(output: torch.Tensor, size: tuple[int, int]) -> tuple[float, float]:

@@ -15,13 +15,15 @@ class TrackRatAdapter(TorchNetAdapter):
     model_module: ClassVar[str] = "adapters.trackrat_cnn.model"
     default_config: ClassVar[dict[str, Any]] = {
         **COMMON_DEFAULTS,
-        "width": 24,  # channels after the stem; doubled at each of 3 downsamplings
+        "filters": 24,  # channels after the stem; doubled at each downsampling
+        "depth": 3,  # stride-2 residual blocks after the stride-4 stem (3: down to 1/32)
         "fc_units": 256,
         "dropout": 0.1,
     }
     option_rules: ClassVar[dict[str, Rule]] = {
         **COMMON_RULES,
-        "width": POSITIVE_INT,
+        "filters": POSITIVE_INT,
+        "depth": Number(integer=True, min=1, max=5),
         "fc_units": POSITIVE_INT,
         "dropout": Number(min=0, below=1),
     }

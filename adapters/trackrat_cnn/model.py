@@ -39,28 +39,37 @@ class ResBlock(nn.Module):
 
 
 class TrackRatNet(nn.Module):
-    """Image ``(B, 3, H, W)`` to coordinates ``(B, K, 2)`` in [-1, 1] of the input's extent."""
+    """Image ``(B, 3, H, W)`` to coordinates ``(B, K, 2)`` in [-1, 1] of the input's extent.
+
+    A stride-4 stem (convolution and max pool) with ``filters`` channels, one residual block,
+    then ``depth`` stride-2 residual blocks that double the channels each, a 4x4 average grid
+    and the fully connected head.
+    """
 
     def __init__(
-        self, n_keypoints: int, width: int = 32, fc_units: int = 256, dropout: float = 0.1
+        self,
+        n_keypoints: int,
+        filters: int = 32,
+        fc_units: int = 256,
+        dropout: float = 0.1,
+        depth: int = 3,
     ) -> None:
         super().__init__()
         self.n_keypoints = n_keypoints
+        chans = [filters * 2**i for i in range(depth + 1)]
         self.features = nn.Sequential(
-            nn.Conv2d(3, width, 5, 2, 2, bias=False),  # stem: /2
-            nn.BatchNorm2d(width),
+            nn.Conv2d(3, filters, 5, 2, 2, bias=False),  # stem: /2
+            nn.BatchNorm2d(filters),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),  # /4
-            ResBlock(width, width),
-            ResBlock(width, 2 * width, 2),  # /8
-            ResBlock(2 * width, 4 * width, 2),  # /16
-            ResBlock(4 * width, 8 * width, 2),  # /32
+            ResBlock(filters, filters),
+            *(ResBlock(cin, cout, 2) for cin, cout in zip(chans, chans[1:])),  # /8, /16, ...
             # A coarse grid, not a global average, so the head still knows where things are.
             nn.AdaptiveAvgPool2d((4, 4)),
             nn.Flatten(),
         )
         self.head = nn.Sequential(
-            nn.Linear(8 * width * 16, fc_units),
+            nn.Linear(chans[-1] * 16, fc_units),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(fc_units, 2 * n_keypoints),
@@ -71,9 +80,13 @@ class TrackRatNet(nn.Module):
 
 
 def build(config: Mapping[str, Any], n_keypoints: int) -> nn.Module:
-    """The network for ``config`` (``width``, ``fc_units``, ``dropout``)."""
+    """The network for ``config`` (``filters``, ``depth``, ``fc_units``, ``dropout``)."""
     return TrackRatNet(
-        n_keypoints, int(config["width"]), int(config["fc_units"]), float(config["dropout"])
+        n_keypoints,
+        filters=int(config["filters"]),
+        fc_units=int(config["fc_units"]),
+        dropout=float(config["dropout"]),
+        depth=int(config["depth"]),
     )
 
 

@@ -190,7 +190,7 @@ def test_installed_kpbench_runs_and_reports_a_tiny_config_in_the_working_folder(
         "name": NAME,
         "datasets": [{"name": "blobs", "path": str(project)}],
         "threads": 1,
-        "adapters": [{"name": "trackrat", "config": {"epochs": 1, "width": 4, "fc_units": 8}}],
+        "adapters": [{"name": "trackrat", "config": {"epochs": 1, "filters": 4, "fc_units": 8}}],
     }
     (elsewhere / "tiny.yaml").write_text(yaml.safe_dump(config))
     proc = installed.run(elsewhere, installed.kpbench, "run", "tiny.yaml", "--out", "runs/t")

@@ -18,7 +18,7 @@ def test_our_networks_follow_the_training_clock_protocol(tmp_path) -> None:
     """Snapshots load and predict; a spent budget stops after the first epoch."""
     from benchmark.conformance import check_training_clock
 
-    config = {"epochs": 8, "width": 8, "scale": 1.0}
+    config = {"epochs": 8, "filters": 8, "scale": 1.0}
     preds = check_training_clock("heatmap", config, tmp_path / "heatmap")
     assert len(preds) >= 4  # >= 3 snapshots and the final model
     assert not np.allclose(preds[0], preds[-1], equal_nan=True)  # weights moved on

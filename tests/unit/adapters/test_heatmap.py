@@ -19,7 +19,7 @@ from tests.unit.adapters.torch_net_contract import TorchNetContract
 
 class TestHeatmap(TorchNetContract):
     adapter_cls = HeatmapAdapter
-    fast: ClassVar[dict] = {"epochs": 30, "width": 8, "scale": 1.0, "val_every": 10}
+    fast: ClassVar[dict] = {"epochs": 30, "filters": 8, "scale": 1.0, "val_every": 10}
     max_median_px = 2.5
 
     def test_threshold_is_the_own_cutoff_and_every_location_is_returned(

@@ -7,6 +7,7 @@ shrunk through their config so that every training takes a second or two on one 
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from adapters.base import ConfigError
 from adapters.torch_common import MODEL_FILE, TorchNetAdapter
 from benchmark.dataset import Dataset
 from benchmark.images import read_image
@@ -36,6 +38,8 @@ class TorchNetContract:
     fast: ClassVar[dict[str, Any]]
     #: Median error (px) the trained network must beat on the blob test frames.
     max_median_px: ClassVar[float]
+    #: Tolerance (px of the 2x frame) for the prediction on a 2x copy of a test frame.
+    scale_atol_px: ClassVar[float] = 4.0
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -79,8 +83,29 @@ class TorchNetContract:
         small_pred, big_pred = adapter.load(model_dir, tmp_path).predict_images([image, big])
         assert np.isfinite(small_pred[:, :2]).all()
         expected = (small_pred[:, :2] + 0.5) * 2 - 0.5  # pixel centres at integers
-        # 4 px (2 px of the small frame) allows for resampling; network pixels would be 2x off.
-        np.testing.assert_allclose(big_pred[:, :2], expected, atol=4.0)
+        # The tolerance allows for resampling; coordinates left in network pixels would be
+        # off by the coordinates themselves (tens of pixels), far more than any tolerance.
+        np.testing.assert_allclose(big_pred[:, :2], expected, atol=self.scale_atol_px)
+        assert np.abs(big_pred[:, :2] - small_pred[:, :2]).max() > 3 * self.scale_atol_px
+
+    def test_filters_and_depth_set_the_capacity(self) -> None:
+        import torch
+
+        model = importlib.import_module(self.adapter_cls.model_module)
+        base = self.adapter_cls.resolve_config({})
+        depth = base["depth"]
+
+        def built(**options: int) -> tuple[int, tuple[int, ...]]:
+            net = model.build(self.adapter_cls.resolve_config(options), 4).eval()
+            with torch.no_grad():
+                out = net(torch.zeros(1, 3, 64, 96))
+            return sum(p.numel() for p in net.parameters()), tuple(out.shape)
+
+        (n, shape), (deeper, deeper_shape) = built(), built(depth=depth + 1)
+        assert deeper > n > built(depth=depth - 1)[0] and built(filters=2 * base["filters"])[0] > n
+        assert deeper_shape == shape  # the output does not depend on the capacity
+        with pytest.raises(ConfigError, match="'depth'"):
+            self.adapter_cls.resolve_config({"depth": 9})
 
     def test_progress_and_model_files(self, trained) -> None:
         adapter, model_dir, progress = trained
