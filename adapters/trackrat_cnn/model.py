@@ -8,6 +8,7 @@ It has no visibility head, so every point is always "detected" with score 1.0.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,7 +64,7 @@ class TrackRatNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),  # /4
             ResBlock(filters, filters),
-            *(ResBlock(cin, cout, 2) for cin, cout in zip(chans, chans[1:])),  # /8, /16, ...
+            *(ResBlock(cin, cout, 2) for cin, cout in itertools.pairwise(chans)),  # /8, /16, ...
             # A coarse grid, not a global average, so the head still knows where things are.
             nn.AdaptiveAvgPool2d((4, 4)),
             nn.Flatten(),

@@ -12,7 +12,13 @@ from tests.unit.adapters.torch_net_contract import TorchNetContract
 
 class TestTrackRat(TorchNetContract):
     adapter_cls = TrackRatAdapter
-    fast: ClassVar[dict] = {"epochs": 30, "filters": 8, "fc_units": 64, "scale": 1.0, "val_every": 10}
+    fast: ClassVar[dict] = {
+        "epochs": 30,
+        "filters": 8,
+        "fc_units": 64,
+        "scale": 1.0,
+        "val_every": 10,
+    }
     max_median_px = 6.0
     # Direct regression from a 2x-resampled frame moves a point by up to about 4 px of the
     # big frame after this tiny training (seen on another CPU); heatmap peaks move less.
