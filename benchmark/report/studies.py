@@ -50,8 +50,10 @@ def label_efficiency(
     sections = []
     for name in results.dataset_names():
         rows = overall[overall["dataset"] == name]
-        if rows["train_size"].notna().sum() == 0:
+        with_sizes = set(rows.loc[rows["train_size"].notna(), "adapter"])
+        if not with_sizes:
             continue
+        rows = rows[rows["adapter"].isin(with_sizes)]  # a select_by sweep has no sizes
         err = rows[rows["metric"] == RANKING_METRIC]
         frames = rows[rows["metric"] == "train_frames"]
         key = ["adapter", "fold", "seed", "train_size"]
@@ -68,6 +70,15 @@ def label_efficiency(
             )
             .reset_index()
         )
+        # (adapter, size) cells with a job the budget stopped before its schedule ended.
+        stopped = {
+            (j.adapter, -1 if j.train_size is None else j.train_size)
+            for j in results.study_jobs
+            if j.dataset == name
+            and j.inner_fold is None
+            and j.training is not None
+            and j.training.stopped_by_budget
+        }
         adapters = sorted(stats["adapter"].unique())
         sizes = sorted(stats["size"].unique(), key=lambda s: (s < 0, s))
         lines = []
@@ -77,12 +88,12 @@ def label_efficiency(
             full_err = float(full.iloc[0]) if len(full) else np.nan
             ok = part[part["mean"] <= (1 + WITHIN) * full_err]
             smallest = f"{ok['frames'].iloc[0]:.0f}" if len(ok) and np.isfinite(full_err) else "–"
-            cells = {s: part[part["size"] == s] for s in sizes}
-            lines.append(
-                [adapter]
-                + [_px(float(c["mean"].iloc[0])) if len(c) else "–" for c in cells.values()]
-                + [smallest]
-            )
+            cells = []
+            for size in sizes:
+                cell = part[part["size"] == size]
+                text = _px(float(cell["mean"].iloc[0])) if len(cell) else "–"
+                cells.append(text + ("†" if (adapter, size) in stopped else ""))
+            lines.append([adapter, *cells, smallest])
         headers = ["adapter"]
         for s in sizes:
             n = stats[stats["size"] == s]["frames"].mean()
@@ -97,6 +108,7 @@ def label_efficiency(
                 "rows": lines,
                 "figure": f"{link}/{png.name}",
                 "jobs": int(stats["jobs"].max()),
+                "stopped": bool(stopped),
             }
         )
     return sections
@@ -118,6 +130,8 @@ def transfer(results: RunResults, colors: dict, fig_dir: Path, link: str) -> lis
     errors = results.studies.frame_errors
     if "scored_px" not in errors.columns:
         return []
+    # Models trained on a fold's whole training set (no subsets, no inner folds).
+    errors = errors[errors["train_size"].isna() & errors["inner_fold"].isna()]
     sections = []
     for spec in results.run.config.get("transfer") or []:
         a, b, mapping = spec["train"], spec["test"], spec["keypoints"]

@@ -809,7 +809,7 @@ def run_jobs(
     seed, then each smaller training size of the fold (label efficiency), and for a
     ``select_by`` sweep its inner-fold jobs (the outer-fold jobs come after them, see
     :func:`tuned_jobs`)."""
-    from benchmark.runner.studies import inner_jobs
+    from benchmark.runner.studies import inner_jobs, subset_jobs
 
     jobs = []
     for name, (ds, splits) in datasets.items():
@@ -821,10 +821,7 @@ def run_jobs(
                 for point in adapter.points():
                     for seed in config.seeds:
                         jobs.append((Job(name, split.fold, point, seed), ds, split))
-                        jobs += [
-                            (Job(name, split.fold, point, seed, len(t)), ds, split.subset(len(t)))
-                            for t in split.train_subsets
-                        ]
+                        jobs += [(j, ds, s) for j, s in subset_jobs(point, name, split, seed)]
     return jobs
 
 

@@ -1,6 +1,6 @@
-"""The studies a run config can add to its jobs: cross-dataset tests and nested
-cross-validation of a sweep (label efficiency is a training subset of a job: see
-:func:`benchmark.splits.with_train_subsets`).
+"""The studies a run config can add to its jobs: label efficiency (the training subsets of
+:func:`benchmark.splits.with_train_subsets`), cross-dataset tests and nested
+cross-validation of a sweep.
 
 Everything here is computed by the harness from stored files: a transfer is scored from the
 predictions the worker wrote on the other dataset's test frames, and a sweep point is chosen
@@ -9,6 +9,7 @@ from the inner-fold jobs' ``job.json`` metrics, never from a test frame of the o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,30 @@ from benchmark.splits import Split
 #: The error a sweep point is chosen by (lower is better): every labelled keypoint, a miss
 #: counted at the miss penalty, as the report ranks adapters.
 SELECTION_METRIC = "mean_px_all"
+
+
+# ----------------------------------------------------------------------------- sizes
+def subset_jobs(
+    point: AdapterSpec, dataset: str, split: Split, seed: int
+) -> list[tuple[Job, Split]]:
+    """The label-efficiency jobs of one full job: one per training subset of the fold.
+
+    Each trains for as many training samples as the whole training set does: an adapter
+    with an ``epochs`` option gets ``epochs * full / size`` of them (rounded up), so that a
+    smaller set is not also a shorter training. The run's budget still caps every job.
+    """
+    from benchmark.registry import load_class
+
+    resolved = load_class(point.name).resolve_config(point.config)
+    jobs = []
+    for frames in split.train_subsets:
+        size = len(frames)
+        adapter = point
+        if "epochs" in resolved:
+            epochs = math.ceil(int(resolved["epochs"]) * len(split.train) / size)
+            adapter = replace(point, config={**point.config, "epochs": epochs})
+        jobs.append((Job(dataset, split.fold, adapter, seed, size), split.subset(size)))
+    return jobs
 
 
 # ----------------------------------------------------------------------------- transfer

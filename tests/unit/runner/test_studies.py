@@ -77,6 +77,8 @@ def test_label_efficiency_trains_nested_subsets_on_the_same_test_frames(tmp_path
             record = _job(run_dir, job_id)
             assert record.status == "done" and record.train_size == size
             assert record.n_train == (size or 15)
+            # As many training samples as the whole set: 3 epochs x 15 frames, rounded up.
+            assert record.adapter_config.get("epochs", 3) == {4: 12, 8: 6, None: 3}[size]
             pred = read_predictions(run_dir / "jobs" / job_id / "predictions.csv")
             assert test_ids is None or list(pred.frame_ids) == test_ids
             test_ids = list(pred.frame_ids)
