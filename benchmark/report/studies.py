@@ -141,16 +141,17 @@ def transfer(results: RunResults, colors: dict, fig_dir: Path, link: str) -> lis
         within = _mean_scored(own, set(mapping))
         across = _mean_scored(moved, set(mapping.values()))
         native = _mean_scored(theirs, set(mapping.values()))
+        stopped_a, stopped_b = (_budget_stopped(results, name) for name in (a, b))
         rows = []
         for adapter in sorted(across, key=lambda k: across[k]):
             ratio = across[adapter] / within[adapter] if within.get(adapter) else np.nan
             rows.append(
                 [
-                    adapter,
+                    adapter + ("†" if adapter in stopped_a else ""),
                     _px(within.get(adapter)),
                     _px(across[adapter]),
                     "–" if not np.isfinite(ratio) else f"{ratio:.1f}×",
-                    _px(native.get(adapter)),
+                    _px(native.get(adapter)) + ("†" if adapter in stopped_b else ""),
                 ]
             )
         left = _left_out(results, a, b)
@@ -164,9 +165,23 @@ def transfer(results: RunResults, colors: dict, fig_dir: Path, link: str) -> lis
                 "rows": rows,
                 "n_frames": int(moved["frame_id"].nunique()) if len(moved) else 0,
                 "overlay": f"{link}/{png.name}" if png else None,
+                "stopped": bool((stopped_a | stopped_b) & set(across)),
             }
         )
     return sections
+
+
+def _budget_stopped(results: RunResults, dataset: str) -> set[str]:
+    """Adapters with a job on ``dataset``'s whole training sets that the budget stopped."""
+    return {
+        j.adapter
+        for j in results.study_jobs
+        if j.dataset == dataset
+        and j.train_size is None
+        and j.inner_fold is None
+        and j.training is not None
+        and j.training.stopped_by_budget
+    }
 
 
 def _left_out(results: RunResults, a: str, b: str) -> str:
