@@ -446,3 +446,46 @@ def label_efficiency_figure(stats: pd.DataFrame, colors: dict, metric_name: str,
         fig.suptitle("Label efficiency: test error against labelled training frames")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         return save_png(fig, out)
+
+
+def sweep_figure(
+    errors: dict[int, dict[str, list[float | None]]],
+    chosen: dict[int, str | None],
+    metric_name: str,
+    title: str,
+    out: Path,
+) -> Path:
+    """Inner-fold error of each sweep point, per outer fold: a dot per inner job, a bar at
+    their mean, the chosen point's bar outlined.
+
+    ``errors`` maps outer fold -> point label -> inner-fold errors (None: not finished);
+    ``chosen`` maps outer fold -> the point it chose.
+    """
+    folds = sorted(errors)
+    points = list(errors[folds[0]])
+    with _style():
+        fig = _new_figure(6.4, 0.9 + 0.45 * len(points) * len(folds))
+        ax = fig.subplots()
+        palette = sns.color_palette("colorblind", len(folds))
+        height = 0.8 / len(folds)
+        for k, fold in enumerate(folds):
+            color = palette[k]
+            for i, point in enumerate(points):
+                values = [v for v in errors[fold][point] if v is not None and np.isfinite(v)]
+                y = i + (k - (len(folds) - 1) / 2) * height
+                if values:
+                    is_chosen = chosen.get(fold) == point
+                    ax.barh(
+                        y, float(np.mean(values)), height=height * 0.9, color=color, alpha=0.35,
+                        edgecolor="black" if is_chosen else "none", lw=1.5,
+                        label=f"outer fold {fold}" if i == 0 else None,
+                    )  # fmt: skip
+                    ax.plot(values, [y] * len(values), "o", color=color, ms=4)
+        ax.set_yticks(range(len(points)), points)
+        ax.invert_yaxis()
+        ax.set_xlim(left=0)
+        ax.set(xlabel=f"inner-fold {metric_name}")
+        fig.suptitle(title)
+        if len(folds) > 1:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        return save_png(fig, out)

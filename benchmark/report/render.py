@@ -844,7 +844,7 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
         "skipped_datasets": sorted(results.run.skipped_datasets.items()),
         "label_efficiency": studies.label_efficiency(results, colors, fig_dir, quote(out.stem)),
         "transfer": studies.transfer(results, colors, fig_dir, quote(out.stem)),
-        "sweeps": studies.sweeps(results),
+        "sweeps": studies.sweeps(results, fig_dir, quote(out.stem)),
         "provenance": _provenance(results),
         "tracking": tracking_context(
             Path(run_dir), fig_dir, quote(out.stem), colors, results.thresholds

@@ -245,10 +245,15 @@ def _transfer_overlay(results: RunResults, a: str, b: str, colors: dict, out: Pa
 
 
 # ----------------------------------------------------------------------------- sweeps
-def sweeps(results: RunResults) -> list[dict[str, Any]]:
+def _options(point: str | None) -> str | None:
+    """A sweep point's options (``filters=16,depth=3``) without the sweep's label."""
+    return point.split("@", 1)[-1] if point else None
+
+
+def sweeps(results: RunResults, fig_dir: Path, link: str) -> list[dict[str, Any]]:
     """Per ``select_by`` sweep and dataset: each point's inner-fold error per outer fold
-    (the chosen point in bold), and the tuned adapter's test error beside the error of the
-    run's adapters of the same framework that sweep nothing (its defaults)."""
+    (the chosen point in bold; figure: every inner job), and the tuned adapter's test error
+    beside the error of the run's entries of the same adapter that sweep nothing."""
     entries = [a for a in results.run.config.get("adapters", []) if a.get("select_by")]
     if not entries:
         return []
@@ -276,7 +281,7 @@ def sweeps(results: RunResults) -> list[dict[str, Any]]:
                     sel = next(j.selection for j in tuned if j.fold == fold)
                     text = _px(sel["points"][point]["mean"])
                     cells.append(f"**{text}**" if sel["chosen"] == point else text)
-                rows.append([f"`{point.split('@', 1)[-1]}`", *cells])
+                rows.append([f"`{_options(point)}`", *cells])
             here = tests[tests["dataset"] == name]
             compare = []
             for adapter in [label, *plain]:
@@ -284,10 +289,21 @@ def sweeps(results: RunResults) -> list[dict[str, Any]]:
                 compare.append(
                     [adapter, *[_px(part.get(f)) for f in folds], _px(float(part.mean()))]
                 )
+            png = figures.sweep_figure(
+                {
+                    j.fold: {_options(p): v["errors"] for p, v in j.selection["points"].items()}
+                    for j in tuned
+                },
+                {j.fold: _options(j.selection["chosen"]) for j in tuned},
+                metric(RANKING_METRIC).label,
+                f"{label} on {name}: inner-fold error per sweep point",
+                fig_dir / f"{name}_sweep_{label}.png",
+            )
             sections.append(
                 {
                     "label": label,
                     "dataset": name,
+                    "figure": f"{link}/{png.name}",
                     "fold_headers": [f"fold {f}" for f in folds],
                     "inner_folds": tuned[0].selection.get("inner_folds"),
                     "rows": rows,

@@ -127,3 +127,4 @@ def test_sweep_section_bolds_the_point_chosen_on_inner_folds(study_report):
     tuned = _mean(metrics, adapter="tuned", dataset="blobs", test_dataset="blobs", train_size=None)
     assert _table_row(section, "tuned") == [f"{tuned:.1f}", f"{tuned:.1f}"]
     assert re.search(r"^\| slow \|", section, re.M)  # the run's unswept entry beside it
+    assert (run_dir.parent / "report" / "blobs_sweep_tuned.png").stat().st_size > 0
