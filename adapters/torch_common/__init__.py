@@ -72,6 +72,9 @@ COMMON_RULES: dict[str, Rule] = {
 
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.pt"
+#: Options renamed since models were first saved (old name -> new name), so that a model
+#: saved before the rename still loads.
+RENAMED_OPTIONS = {"width": "filters"}
 
 
 class TorchNetAdapter(Adapter):
@@ -106,7 +109,13 @@ class TorchNetAdapter(Adapter):
         :class:`~adapters.torch_common.engine.NetPredictor`."""
         from adapters.torch_common import engine
 
-        return engine.load(self.model_module, Path(model_dir), snapshot)
+        return engine.load(self.model_module, Path(model_dir), snapshot, self.saved_config)
+
+    @classmethod
+    def saved_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The full config of a saved model: renamed options under their new names, options
+        added since it was saved at their defaults (which build the network it was)."""
+        return {**cls.default_config, **{RENAMED_OPTIONS.get(k, k): v for k, v in config.items()}}
 
     def model_info(self, model_dir: Path) -> dict[str, Any]:
         """Parameter count (from ``model.json``) and size on disk of the model dir."""

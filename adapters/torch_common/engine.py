@@ -15,7 +15,7 @@ import copy
 import importlib
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -383,12 +383,20 @@ class NetPredictor:
         return out
 
 
-def load(model_module: str, model_dir: Path, snapshot: Path | None = None) -> NetPredictor:
-    """Load a model dir written by :func:`train` (with a snapshot's weights when given)."""
+def load(
+    model_module: str,
+    model_dir: Path,
+    snapshot: Path | None = None,
+    upgrade: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+) -> NetPredictor:
+    """Load a model dir written by :func:`train` (with a snapshot's weights when given);
+    ``upgrade`` completes the config of a model saved by an earlier version."""
     meta_path = model_dir / MODEL_FILE
     if not meta_path.is_file() or not (model_dir / WEIGHTS_FILE).is_file():
         raise InputError(model_dir, f"not a trained model (needs {MODEL_FILE} and {WEIGHTS_FILE})")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if upgrade is not None:
+        meta["config"] = upgrade(meta["config"])
     spec = model_spec(model_module)
     model = spec.build(meta["config"], len(meta["keypoints"]))
     weights = (Path(snapshot) if snapshot is not None else model_dir) / WEIGHTS_FILE

@@ -126,6 +126,17 @@ class TorchNetContract:
         again = self.adapter_cls().load(moved, tmp_path)(blobs[1])
         np.testing.assert_array_equal(first, again)
 
+    def test_a_model_saved_before_the_width_rename_still_loads(self, trained, blobs, tmp_path):
+        adapter, model_dir, _ = trained
+        old = shutil.copytree(model_dir, tmp_path / "old")
+        meta = json.loads((old / MODEL_FILE).read_text())
+        # As written before ``filters`` (then ``width``) and ``depth`` existed.
+        meta["config"]["width"] = meta["config"].pop("filters")
+        del meta["config"]["depth"]
+        (old / MODEL_FILE).write_text(json.dumps(meta))
+        expected = adapter.load(model_dir, tmp_path)(blobs[1])
+        np.testing.assert_array_equal(self.adapter_cls().load(old, tmp_path)(blobs[1]), expected)
+
     def test_all_nan_keypoint_and_missing_labels_train(self, blobs, tmp_path: Path) -> None:
         train, test = blobs
         points = train.points.copy()
