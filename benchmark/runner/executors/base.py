@@ -209,12 +209,19 @@ def timed_out(timeout_s: float) -> str:
     return f"timed out after {timeout_s:.0f} s"
 
 
+def ignore_time_warning() -> None:
+    """In the child: ignore SIGUSR2, the "time is nearly up" warning submitit has Slurm send
+    to every process of the job. The worker keeps no checkpoint to save, and dying of the
+    warning would race submitit's own handler, which ends the job as timed out."""
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+
+
 def run_to_end(command: WorkerCommand) -> Outcome:
     """Run the worker command and wait for it, within its timeout (what a cluster job runs).
 
     Whatever stops this function (a signal turned into an exception) kills the worker first.
     """
-    proc = start_worker(command, new_session=False)
+    proc = start_worker(command, new_session=False, preexec=ignore_time_warning)
     try:
         rc = proc.wait(timeout=command.timeout_s)
     except subprocess.TimeoutExpired:

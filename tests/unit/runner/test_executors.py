@@ -12,6 +12,7 @@ from benchmark.errors import InputError
 from benchmark.records import JobRecord, read_record
 from benchmark.runner.config import ExecutorSpec, RunConfig
 from benchmark.runner.executors import WorkerCommand, make_executor
+from benchmark.runner.executors.base import run_to_end
 from benchmark.runner.executors.slurm import SLURM_JSON, SlurmExecutor
 from benchmark.runner.run import run
 from tests.unit.runner.test_run import FAILING, MEAN, _config
@@ -74,6 +75,21 @@ def test_a_stored_slurm_id_is_found_again_and_a_cut_off_submission_only_if_submi
     (tmp_path / "slurm" / "4243").mkdir(parents=True)
     handle = SlurmExecutor(SLURM).reattach(tmp_path)
     assert handle is not None and handle.slurm_id == "4243"
+
+
+def test_a_cluster_jobs_worker_outlives_slurms_time_warning(tmp_path):
+    """Slurm sends submitit's SIGUSR2 to every process of the job before its time limit; the
+    worker must not die of it (submitit's handler ends the job as timed out)."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nkill -USR2 $$\necho outlived\n")
+    fake.chmod(0o755)
+    command = WorkerCommand(
+        job_id="j", python=str(fake), spec_path=tmp_path / "spec.json", folder=tmp_path,
+        threads=1, timeout_s=60.0,
+    )  # fmt: skip
+    outcome = run_to_end(command)
+    assert outcome.ok, outcome.how
+    assert (tmp_path / "stdout.log").read_text() == "outlived\n"
 
 
 def test_slurm_without_its_commands_and_slots_on_missing_cpus_are_clear_errors(monkeypatch):
