@@ -37,6 +37,19 @@ def _overall(results: RunResults) -> pd.DataFrame:
     ]
 
 
+def _budget_stopped(results: RunResults, dataset: str) -> set[tuple[str, int]]:
+    """``(adapter, training size)`` of the jobs on ``dataset`` (inner folds aside) that the
+    budget stopped before their schedule ended; size -1 is a fold's whole training set."""
+    return {
+        (j.adapter, -1 if j.train_size is None else j.train_size)
+        for j in results.study_jobs
+        if j.dataset == dataset
+        and j.inner_fold is None
+        and j.training is not None
+        and j.training.stopped_by_budget
+    }
+
+
 # ----------------------------------------------------------------------------- sizes
 def label_efficiency(
     results: RunResults, colors: dict, fig_dir: Path, link: str
@@ -70,15 +83,7 @@ def label_efficiency(
             )
             .reset_index()
         )
-        # (adapter, size) cells with a job the budget stopped before its schedule ended.
-        stopped = {
-            (j.adapter, -1 if j.train_size is None else j.train_size)
-            for j in results.study_jobs
-            if j.dataset == name
-            and j.inner_fold is None
-            and j.training is not None
-            and j.training.stopped_by_budget
-        }
+        stopped = _budget_stopped(results, name)
         adapters = sorted(stats["adapter"].unique())
         sizes = sorted(stats["size"].unique(), key=lambda s: (s < 0, s))
         lines = []
@@ -141,7 +146,10 @@ def transfer(results: RunResults, colors: dict, fig_dir: Path, link: str) -> lis
         within = _mean_scored(own, set(mapping))
         across = _mean_scored(moved, set(mapping.values()))
         native = _mean_scored(theirs, set(mapping.values()))
-        stopped_a, stopped_b = (_budget_stopped(results, name) for name in (a, b))
+        stopped_a, stopped_b = (
+            {adapter for adapter, size in _budget_stopped(results, name) if size < 0}
+            for name in (a, b)
+        )
         rows = []
         for adapter in sorted(across, key=lambda k: across[k]):
             ratio = across[adapter] / within[adapter] if within.get(adapter) else np.nan
@@ -169,19 +177,6 @@ def transfer(results: RunResults, colors: dict, fig_dir: Path, link: str) -> lis
             }
         )
     return sections
-
-
-def _budget_stopped(results: RunResults, dataset: str) -> set[str]:
-    """Adapters with a job on ``dataset``'s whole training sets that the budget stopped."""
-    return {
-        j.adapter
-        for j in results.study_jobs
-        if j.dataset == dataset
-        and j.train_size is None
-        and j.inner_fold is None
-        and j.training is not None
-        and j.training.stopped_by_budget
-    }
 
 
 def _left_out(results: RunResults, a: str, b: str) -> str:
