@@ -728,6 +728,7 @@ def run_queue(
         progress.start(job.id, job.label, f"found again (Slurm job {ref}): waiting for it")
         submitted.append(_Submitted(job, ds, split, record, handle))
     ended = {"done": 0, "failed": 0}
+    submitting: Job | None = None  # between asking the executor and recording its answer
     try:
         while waiting or submitted:
             while waiting and len(submitted) < executor.max_parallel:
@@ -749,12 +750,14 @@ def run_queue(
                     progress.finish(job.id, record.status, record.error or "")
                     ended["failed" if record.status == "failed" else "done"] += 1
                     continue
+                submitting = job
                 handle = executor.submit(command)
                 ref = executor.provenance(handle).get("slurm_job_id")
                 progress.start(
                     job.id, job.label, f"submitted (Slurm job {ref})" if ref else "started"
                 )
                 submitted.append(_Submitted(job, ds, split, record, handle))
+                submitting = None
             executor.refresh()
             for entry in list(submitted):
                 outcome = executor.outcome(entry.handle)
@@ -777,9 +780,13 @@ def run_queue(
             if submitted:
                 time.sleep(POLL_S)
     except BaseException:
-        if executor.detaches and submitted:
+        left = len(submitted)
+        if executor.detaches and submitting is not None:
+            # Interrupted after the cluster took the job: it is out there too.
+            left += executor.reattach(job_dir(run_dir, submitting)) is not None
+        if executor.detaches and left:
             progress.write(
-                f"{len(submitted)} job(s) stay queued or running on the cluster; run the "
+                f"{left} job(s) stay queued or running on the cluster; run the "
                 "same command again to wait for them and collect their results"
             )
         else:
