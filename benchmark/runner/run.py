@@ -42,6 +42,7 @@ from benchmark.records import (
 from benchmark.runner.config import RunConfig, SplitSpec, check_adapters
 from benchmark.runner.executors import Executor, Handle, Outcome, WorkerCommand, make_executor
 from benchmark.runner.jobs import Job, job_dir
+from benchmark.runner.lock import LOCK_FILE, check_free, run_lock
 from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info
 from benchmark.runner.studies import Transfer, check_transfers, score_transfer, transfers_for
@@ -542,7 +543,7 @@ def existing_manifest(run_dir: Path) -> RunManifest | None:
                 f"is not a run manifest kpbench can use ({exc.problem}); give --out a "
                 "new or empty folder",
             ) from None
-    if run_dir.is_dir() and any(run_dir.iterdir()):
+    if run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
         raise InputError(
             run_dir,
             "exists and is not a kpbench run (no run.json): refusing to write into it; "
@@ -621,14 +622,31 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
     manifest = existing_manifest(run_dir)
     if manifest is not None:
         _check_same_config(run_dir, manifest, config)
+    check_free(run_dir)  # fail fast, before loading datasets
     datasets, skipped = _load_datasets(config, run_dir, quiet)
     check_transfers(config, datasets)
     _check_no_cluster_jobs_left(run_dir, config, run_jobs(config, datasets))
+    # ----- from here on the run directory is written, by this process alone
+    with run_lock(run_dir):
+        # Another run may have made (or changed) the folder since the checks above.
+        manifest = existing_manifest(run_dir)
+        if manifest is not None:
+            _check_same_config(run_dir, manifest, config)
+        return _run_held(config, run_dir, executor, manifest, datasets, skipped, quiet)
 
-    # ----- from here on the run directory is written
+
+def _run_held(
+    config: RunConfig,
+    run_dir: Path,
+    executor: Executor,
+    manifest: RunManifest | None,
+    datasets: dict[str, tuple[Dataset, list[Split]]],
+    skipped: dict[str, str],
+    quiet: bool,
+) -> pd.DataFrame:
+    """The part of :func:`run` that writes, under the run folder's lock."""
     if manifest is None:
         manifest = _new_manifest(config)
-        run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_COPY, yaml.safe_dump(config.to_dict(), sort_keys=False))
     manifest = replace(
         manifest,

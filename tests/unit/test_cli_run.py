@@ -191,3 +191,37 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_the_first_finishes(project, elsewhere):
+    # A second terminal (or a resubmitted cluster job) on the same --out while a job trains.
+    adapters = [{"name": MEAN, "label": "mean", "config": {"epochs": 2, "sleep_s": 6.0}}]
+    config = _config(elsewhere, project, adapters)
+    env = {**os.environ, "PYTHONPATH": str(code_root())}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "benchmark.cli", "run", str(config), "--out", "run"],
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    job = elsewhere / "run" / "jobs" / "blobs__fold0__mean__seed0"
+    deadline = time.monotonic() + 120
+    progress = job / "progress.json"
+    while "epoch" not in (progress.read_text() if progress.is_file() else ""):
+        assert time.monotonic() < deadline and first.poll() is None, "the job never started"
+        time.sleep(0.2)
+    second = _kpbench(elsewhere, "run", str(config), "--out", "run")
+    assert second.returncode == 2
+    assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+    assert f"another kpbench run is writing this run folder (process {first.pid})" in (
+        second.stderr
+    )
+    assert (job / "spec.json").is_file()  # the running job's folder is untouched
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert json.loads((job / "job.json").read_text())["status"] == "done"
+    # Once the first has ended, the folder is free again (and resumes: nothing to redo).
+    again = _kpbench(elsewhere, "run", str(config), "--out", "run")
+    assert again.returncode == 0 and "resuming: 1 of 1 jobs already done" in again.stderr
