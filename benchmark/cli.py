@@ -10,13 +10,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from benchmark.errors import InputError, KpbenchError
+from benchmark.errors import (
+    DiskFullError,
+    InputError,
+    KpbenchError,
+    SubmitError,
+    is_no_space,
+)
 from benchmark.metrics import DEFAULT_THRESHOLDS
 
 #: Exit codes (README, "Bad input"): 0 success; 1 a run finished but some of its jobs failed
-#: (the others' results are kept); 2 bad input, nothing written; 130 interrupted (Ctrl-C).
+#: (the others' results are kept), or a cluster refused a job; 2 bad input, nothing written;
+#: 3 the disk filled up (what finished before is kept); 130 interrupted (Ctrl-C).
 EXIT_JOBS_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_NO_SPACE = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -310,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a benchmark config (resumes when --out is its run)",
         description="Train and evaluate every adapter of CONFIG on its datasets. Exit codes: "
         "0 every job done, 1 some jobs failed (the rest are kept), 2 bad input (nothing "
-        "written), 130 interrupted (rerun to resume).",
+        "written), 3 disk full (finished jobs kept), 130 interrupted (rerun to resume).",
     )
     p.add_argument("config", help="run config YAML (see configs/default.yaml)")
     p.add_argument(
@@ -373,6 +381,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         return args.func(args)
+    except (DiskFullError, OSError) as exc:
+        if not is_no_space(exc):
+            raise
+        if not isinstance(exc, DiskFullError):
+            exc = DiskFullError(exc.filename)
+        print(
+            f"kpbench: error: {exc}; what finished before is kept: free some space and run "
+            "the same command again",
+            file=sys.stderr,
+        )
+        return EXIT_NO_SPACE
+    except SubmitError as exc:
+        print(f"kpbench: error: {exc}", file=sys.stderr)
+        return EXIT_JOBS_FAILED
     except KpbenchError as exc:
         print(f"kpbench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,8 +1,12 @@
-"""Errors that the CLI turns into one clear line and exit code 2."""
+"""Errors that the CLI turns into one clear line (exit code 2; 3 for a full disk)."""
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+
+#: ``errno`` values of a write refused for want of space (disk full, quota exceeded).
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class KpbenchError(Exception):
@@ -21,3 +25,27 @@ class InputError(KpbenchError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class DiskFullError(KpbenchError):
+    """A write failed for want of disk space (or quota).
+
+    Args:
+        path: The file being written, when known.
+    """
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
+        where = f" writing {self.path}" if self.path is not None else ""
+        super().__init__(f"no space left on device{where}")
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write refused for want of disk space."""
+    return isinstance(exc, DiskFullError) or (
+        isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
+    )
+
+
+class SubmitError(KpbenchError):
+    """A cluster refused to take a job (``sbatch`` failed): the run stops (exit code 1)."""

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmark.errors import InputError
+from benchmark.errors import DiskFullError, InputError, is_no_space
 
 #: kpbench's top-level packages.
 PACKAGES = ("benchmark", "adapters")
@@ -112,15 +112,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Raises:
         InputError: ``path`` cannot be written (no permission, a folder in the way, ...).
+        DiskFullError: The disk filled up while writing it.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp_path = _new_temp_file(path)
     except OSError as exc:
+        if is_no_space(exc):
+            raise DiskFullError(path) from None
         raise InputError(path, f"cannot write here ({exc.strerror or exc})") from None
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if is_no_space(exc):
+                raise DiskFullError(path) from None
+            raise
         try:
             os.replace(tmp_path, path)
         except OSError as exc:

@@ -138,7 +138,8 @@ class WorkerResult:
     """``result.json``: what a worker reports after training, loading and predicting.
 
     Attributes:
-        model_dir: The trained model's folder (what the adapter's ``load`` takes).
+        model_dir: The trained model's folder (what the adapter's ``load`` takes), relative
+            to the job folder (absolute only for a model outside it).
         timing: Measured times and memory.
         model: Parameter count and size on disk.
         adapter_config: The adapter's resolved options.
@@ -221,7 +222,8 @@ class JobRecord:
         selection: Nested cross-validation: the sweep point chosen for this job and every
             point's inner-fold error.
         model_dir, timing, model, framework_version, notes, environment, training, curve,
-            score_cutoff: From the worker's :class:`WorkerResult` (done jobs only).
+            score_cutoff: From the worker's :class:`WorkerResult` (done jobs only);
+            ``model_dir`` relative to the job folder (see :meth:`model_path`).
     """
 
     job_id: str
@@ -279,6 +281,28 @@ class JobRecord:
             curve=list(result.curve),
             score_cutoff=result.score_cutoff,
         )
+
+    def model_path(self, job_folder: Path) -> Path | None:
+        """The trained model's folder, for this record read from ``job_folder``.
+
+        ``model_dir`` is stored relative to the job folder, so a run folder can be copied or
+        moved. Older runs stored it absolute: such a path inside a ``jobs/<job_id>/`` folder
+        is taken from this job folder when it is there (a copied run must not use the
+        original run's model), else as stored.
+        """
+        if self.model_dir is None:
+            return None
+        stored = Path(self.model_dir)
+        if not stored.is_absolute():
+            return job_folder / stored
+        parts = stored.parts
+        for i in range(len(parts) - 1, 0, -1):
+            if parts[i - 1] == "jobs" and parts[i] == self.job_id:
+                here = job_folder.joinpath(*parts[i + 1 :])
+                if here.exists() or not stored.exists():
+                    return here
+                break
+        return stored
 
     def ended(self, status: str, error: str, stderr_tail: str = "") -> JobRecord:
         """This job, failed or skipped, with why."""

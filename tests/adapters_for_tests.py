@@ -77,7 +77,8 @@ class MeanPoseAdapter(Adapter):
 
 
 class FailingAdapter(Adapter):
-    """Fails during training: ``mode`` is ``raise``, ``segfault`` or ``hang``."""
+    """Fails during training: ``mode`` is ``raise``, ``segfault``, ``hang`` or ``disk_full``
+    (a write refused with ENOSPC, as on a full disk: it writes to ``/dev/full``)."""
 
     name = "failing"
     default_config: ClassVar[Mapping[str, Any]] = {"mode": "raise"}
@@ -88,6 +89,10 @@ class FailingAdapter(Adapter):
             ctypes.string_at(0)
         if mode == "hang":
             time.sleep(3600)
+        if mode == "disk_full":
+            with open("/dev/full", "wb") as fh:
+                fh.write(b"weights" * 10_000)
+                fh.flush()
         raise RuntimeError("deliberate failure in FailingAdapter.train")
 
     def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> Predictor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -821,6 +822,19 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
     if out.suffix.lower() != ".md":
         raise InputError(out, "the report is markdown: give a path ending in .md")
     fig_dir = out.parent / out.stem
+    new_fig_dir = not fig_dir.exists()
+    try:
+        return _render(results, out, fig_dir)
+    except BaseException:
+        if new_fig_dir:  # no half-filled figure folder stays (a full disk, say)
+            shutil.rmtree(fig_dir, ignore_errors=True)
+        raise
+
+
+def _render(results: RunResults, out: Path, fig_dir: Path) -> Path:
+    """:func:`render_report` once the run is read and the output path checked."""
+    run_dir = results.run_dir
+    statuses = Counter(j.status for j in results.jobs)
     jobs_df = job_table(results)
     all_adapters = sorted({j.adapter for j in results.jobs})
     colors = figures.adapter_colors(all_adapters)

@@ -9,13 +9,14 @@ progress and render what is finished.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark.errors import InputError
+from benchmark.errors import DiskFullError, InputError, is_no_space
 
 #: The lock file inside a run folder (hidden: it is not part of the results).
 LOCK_FILE = ".kpbench-run.lock"
@@ -75,19 +76,30 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
 
     Raises:
         InputError: Another process holds the folder: names it and its process id; nothing
-            in the folder was touched.
+            in the folder was touched. Or the folder cannot be written.
+        DiskFullError: No space for the lock file (a folder made here is removed).
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    made = not run_dir.exists()
     path = run_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if made:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+        if is_no_space(exc):
+            raise DiskFullError(path) from None
+        raise InputError(run_dir, f"cannot write here ({exc.strerror or exc})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _held(run_dir, _pid_in(path)) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        with contextlib.suppress(OSError):  # the id is for messages only (disk full?)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         yield
     finally:
         os.close(fd)

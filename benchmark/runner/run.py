@@ -10,6 +10,7 @@ folders, so an interrupted and resumed run ends with the same tables as an unint
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import yaml
 
 from benchmark import __version__
 from benchmark.dataset import Dataset
-from benchmark.errors import InputError, KpbenchError
+from benchmark.errors import DiskFullError, InputError, KpbenchError, SubmitError
 from benchmark.paths import atomic_write_text, sha256_file
 from benchmark.records import (
     DatasetRecord,
@@ -46,7 +47,7 @@ from benchmark.runner.lock import LOCK_FILE, check_free, run_lock
 from benchmark.runner.progress import JobProgress, read_progress
 from benchmark.runner.provenance import git_commit, host_info
 from benchmark.runner.studies import Transfer, check_transfers, score_transfer, transfers_for
-from benchmark.runner.worker import dataset_to_plain
+from benchmark.runner.worker import EXIT_NO_SPACE, dataset_to_plain
 from benchmark.splits import (
     Split,
     load_splits,
@@ -212,15 +213,33 @@ def prepare_job(
     adapter is optional) and no command. ``transfers``: other datasets whose test frames the
     trained model predicts too (without their labels).
     """
-    import shutil
-
-    from benchmark import envs
-    from benchmark.registry import load_class
-
     folder = job_dir(run_dir, job)
     if folder.exists():
         shutil.rmtree(folder)  # leftovers of an interrupted attempt
     folder.mkdir(parents=True)
+    try:
+        return _fill_job_folder(run_dir, config, job, ds, split, provenance, on_build, transfers)
+    except BaseException:
+        if not (folder / JOB_JSON).is_file():  # no half-made job folder stays (disk full?)
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _fill_job_folder(
+    run_dir: Path,
+    config: RunConfig,
+    job: Job,
+    ds: Dataset,
+    split: Split,
+    provenance: dict[str, Any],
+    on_build: Any,
+    transfers: dict[str, Transfer] | None,
+) -> tuple[JobRecord, WorkerCommand | None]:
+    """:func:`prepare_job` once the empty job folder exists."""
+    from benchmark import envs
+    from benchmark.registry import load_class
+
+    folder = job_dir(run_dir, job)
     adapter_cls = load_class(job.adapter.name)
     try:
         python = envs.interpreter_for(adapter_cls, job.adapter.python, on_build)
@@ -242,10 +261,11 @@ def prepare_job(
         "seed": job.seed,
         "threads": config.threads,
         "budget_s": config.budget.train_s,
-        "workdir": str(folder / "work"),
-        "result_path": str(folder / "result.json"),
-        "progress_path": str(folder / "progress.json"),
-        "predictions_path": str(folder / "predictions.csv"),
+        # Paths relative to the job folder (the spec's), so that a run folder can move.
+        "workdir": "work",
+        "result_path": "result.json",
+        "progress_path": "progress.json",
+        "predictions_path": "predictions.csv",
         "train": dataset_to_plain(ds.subset(split.train)),
         "val": dataset_to_plain(ds.subset(split.val)) if split.val else _empty(ds),
         "test": dataset_to_plain(ds.subset(split.test), with_labels=False),
@@ -253,7 +273,7 @@ def prepare_job(
             {
                 "name": name,
                 "frames": dataset_to_plain(t.as_training_frames(ds), with_labels=False),
-                "predictions_path": str(folder / "transfer" / f"{name}.csv"),
+                "predictions_path": f"transfer/{name}.csv",
             }
             for name, t in (transfers or {}).items()
         ],
@@ -302,6 +322,10 @@ def finish_job(
             host = {**here, **facts, "node": node}
             record = replace(record, provenance={**record.provenance, "host": host})
             execution = replace(execution, node=node)
+    elif outcome.rc == EXIT_NO_SPACE:
+        said = [ln for ln in stderr_tail.splitlines() if ln.startswith("no space left")]
+        error = said[-1] if said else f"no space left on device (writing under {folder})"
+        record = record.ended("failed", error, stderr_tail)
     else:
         detail = _last_error_line(stderr_tail)
         how = outcome.how
@@ -627,12 +651,19 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
     check_transfers(config, datasets)
     _check_no_cluster_jobs_left(run_dir, config, run_jobs(config, datasets))
     # ----- from here on the run directory is written, by this process alone
+    new_folder = not run_dir.exists()
     with run_lock(run_dir):
         # Another run may have made (or changed) the folder since the checks above.
         manifest = existing_manifest(run_dir)
         if manifest is not None:
             _check_same_config(run_dir, manifest, config)
-        return _run_held(config, run_dir, executor, manifest, datasets, skipped, quiet)
+            new_folder = False
+        try:
+            return _run_held(config, run_dir, executor, manifest, datasets, skipped, quiet)
+        except (OSError, DiskFullError):
+            if new_folder and not (run_dir / MANIFEST).is_file():  # full disk at the start
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
 
 
 def _run_held(
@@ -769,7 +800,11 @@ def run_queue(
                     ended["failed" if record.status == "failed" else "done"] += 1
                     continue
                 submitting = job
-                handle = executor.submit(command)
+                try:
+                    handle = executor.submit(command)
+                except SubmitError:
+                    shutil.rmtree(job_dir(run_dir, job), ignore_errors=True)  # never ran
+                    raise
                 ref = executor.provenance(handle).get("slurm_job_id")
                 progress.start(
                     job.id, job.label, f"submitted (Slurm job {ref})" if ref else "started"

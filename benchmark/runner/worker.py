@@ -16,6 +16,7 @@ final model's timed prediction and is not timed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ import numpy as np
 
 from benchmark.budget import TrainingClock
 from benchmark.dataset import Dataset, Skeleton
+from benchmark.errors import DiskFullError, is_no_space
 from benchmark.paths import atomic_write_text
 from benchmark.records import (
     CurvePoint,
@@ -74,8 +76,21 @@ def dataset_from_plain(data: dict[str, Any]) -> Dataset | None:
     )
 
 
+def resolve_spec(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``spec`` with its file paths (relative to the job folder ``folder``, or absolute in
+    specs of older runs) made absolute."""
+    keys = ("workdir", "result_path", "progress_path", "predictions_path")
+    out = {**spec, **{k: str(folder / spec[k]) for k in keys}}
+    out["transfer"] = [
+        {**t, "predictions_path": str(folder / t["predictions_path"])}
+        for t in spec.get("transfer") or []
+    ]
+    return out
+
+
 def run_job(spec: dict[str, Any]) -> WorkerResult:
-    """Train, load and predict as ``spec`` says; returns the result record."""
+    """Train, load and predict as ``spec`` (its paths absolute) says; returns the result
+    record, whose ``model_dir`` is relative to the job folder when the model lies in it."""
     from adapters.base import check_predictions, read_notes
     from benchmark.io.predictions import write_dlc_predictions
     from benchmark.registry import load_class
@@ -128,8 +143,12 @@ def run_job(spec: dict[str, Any]) -> WorkerResult:
     transfer_errors = _predict_transfers(predictor, spec, progress)
     del predictor
     curve = _predict_snapshots(adapter, model_dir, workdir, test, clock, spec, progress)
+    job_folder = Path(spec["predictions_path"]).parent.resolve()
+    stored_dir = model_dir.resolve()
+    if stored_dir.is_relative_to(job_folder):
+        stored_dir = stored_dir.relative_to(job_folder)
     return WorkerResult(
-        model_dir=str(model_dir),
+        model_dir=str(stored_dir),
         timing=timing,
         model=ModelInfo(**adapter.model_info(model_dir)),
         adapter_config=config,
@@ -230,12 +249,25 @@ def _environment() -> dict[str, Any]:
     return env
 
 
+#: The worker's exit code when a write failed for want of disk space (ENOSPC's number):
+#: its own log may not have been written, so the runner names the cause from the code.
+EXIT_NO_SPACE = 28
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m benchmark.runner.worker SPEC.json``."""
     argv = sys.argv[1:] if argv is None else argv
     spec_path = Path(argv[0])
-    spec = json.loads(spec_path.read_text())
-    write_record(Path(spec["result_path"]), run_job(spec))
+    spec = resolve_spec(json.loads(spec_path.read_text()), spec_path.resolve().parent)
+    try:
+        write_record(Path(spec["result_path"]), run_job(spec))
+    except (OSError, DiskFullError) as exc:
+        if not is_no_space(exc):
+            raise
+        path = getattr(exc, "filename", None) or getattr(exc, "path", None)
+        with contextlib.suppress(OSError):  # the log itself may be on the full disk
+            print(f"{DiskFullError(path)}", file=sys.stderr, flush=True)
+        return EXIT_NO_SPACE
     return 0
 
 

@@ -81,8 +81,8 @@ def find_model(run_dir: str | Path, adapter: str, dataset: str | None = None) ->
     if record is None:
         raise InputError(run_dir / "datasets.json", f"no record of dataset {job.dataset!r}")
     skeleton = Skeleton(tuple(record.keypoints), tuple(tuple(e) for e in record.edges))
-    assert job.model_dir is not None
-    model_dir = Path(job.model_dir)
+    model_dir = job.model_path(run_dir / "jobs" / job.job_id)
+    assert model_dir is not None
     if not model_dir.exists():
         raise InputError(model_dir, f"model of job {job.job_id} not found")
     entries = manifest.config.get("adapters") or []

@@ -35,7 +35,7 @@ def make_executor(spec: ExecutorSpec, where: str = "executor") -> Executor:
 
     from benchmark.runner.executors.slurm import SlurmExecutor
 
-    for command in ("sbatch", "sacct"):
+    for command in ("sbatch", "sacct", "srun"):  # submitit looks for srun too
         if shutil.which(command) is None:
             raise InputError(
                 where,

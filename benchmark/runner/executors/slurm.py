@@ -14,13 +14,17 @@ submitting it a second time. The Slurm jobs themselves are left alone when the r
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from benchmark.errors import SubmitError
 from benchmark.paths import atomic_write_text
 from benchmark.runner.config import ExecutorSpec
 from benchmark.runner.executors.base import Outcome, Phase, WorkerCommand, run_to_end
@@ -125,7 +129,11 @@ class SlurmExecutor:
 
     def submit(self, command: WorkerCommand) -> SlurmHandle:
         """Submit the job; its record in the job folder is written before ``sbatch`` runs
-        (without an id) and completed with the id right after."""
+        (without an id) and completed with the id right after.
+
+        Raises:
+            SubmitError: ``sbatch`` failed (its message); the record is removed again.
+        """
         import submitit
 
         record: dict[str, Any] = {
@@ -141,7 +149,19 @@ class SlurmExecutor:
             folder=command.folder / SUBMITIT_DIR / "%j", cluster="slurm"
         )
         executor.update_parameters(**self.parameters(command))
-        job = executor.submit(run_to_end, command)
+        try:
+            # submitit prints sbatch's stderr itself before raising: the error says it once.
+            with contextlib.redirect_stderr(io.StringIO()):
+                job = executor.submit(run_to_end, command)
+        except (submitit.core.utils.FailedJobError, OSError) as exc:
+            # Not on the cluster: nothing may say it was (a rerun would wait for it).
+            (command.folder / SLURM_JSON).unlink(missing_ok=True)
+            shutil.rmtree(command.folder / SUBMITIT_DIR, ignore_errors=True)
+            said = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            raise SubmitError(
+                f"sbatch did not take job {command.job_id}: "
+                f"{said[-1] if said else type(exc).__name__}"
+            ) from None
         record.update(slurm_job_id=str(job.job_id), submitted=time.time())
         atomic_write_text(command.folder / SLURM_JSON, json.dumps(record, indent=1))
         return SlurmHandle(command, job)
@@ -225,7 +245,8 @@ class SlurmExecutor:
             record = json.loads(path.read_text())
             stored = record["command"]
             command = WorkerCommand(
-                **{**stored, "spec_path": Path(stored["spec_path"]), "folder": folder}
+                # The spec by name in this folder: the run folder may have moved.
+                **{**stored, "spec_path": folder / Path(stored["spec_path"]).name, "folder": folder}
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None  # an unreadable record: never submitted

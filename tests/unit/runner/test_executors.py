@@ -150,3 +150,41 @@ def test_a_failed_job_is_submitted_again_not_found_again(tmp_path, project, monk
     (tmp_path / "out/jobs/blobs__fold0__bad__seed0/job.json").unlink()
     run(config, tmp_path / "out", quiet=True)
     assert looked_up == ["blobs__fold0__bad__seed0"]
+
+
+def test_a_refused_submission_is_one_line_and_blocks_no_rerun(tmp_path, project):
+    """sbatch failing (controller down): sbatch's own message in one line, exit 1, and no
+    record that would make a rerun wait for a job that never reached the cluster."""
+    import os
+    import subprocess
+    import sys
+
+    from benchmark.paths import code_root
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    down = "sbatch: error: Batch job submission failed: Unable to contact slurm controller"
+    for name, body in {"sbatch": f"echo '{down}' >&2; exit 1", "sacct": "", "srun": ""}.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    config = _config(tmp_path, project, [{"name": MEAN, "label": "mean"}])
+    env = {**os.environ, "PYTHONPATH": str(code_root())}
+
+    def kpbench(*argv: str, path: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "benchmark.cli", "run", str(config), "--out", "out", *argv],
+            cwd=tmp_path, env={**env, "PATH": path}, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+
+    proc = kpbench("--executor", "slurm", path=f"{bin_dir}:{env['PATH']}")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == (
+        "kpbench: error: sbatch did not take job blobs__fold0__mean__seed0: " + down + "\n"
+    )
+    assert not list((tmp_path / "out").rglob(SLURM_JSON))
+    assert not (tmp_path / "out" / "jobs" / "blobs__fold0__mean__seed0").exists()
+    proc = kpbench("--executor", "local", path=env["PATH"])
+    assert proc.returncode == 0, proc.stderr
+    job = read_record(tmp_path / "out/jobs/blobs__fold0__mean__seed0/job.json", JobRecord)
+    assert job.status == "done"
