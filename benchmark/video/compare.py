@@ -17,6 +17,7 @@ from benchmark.video.track import (
     LABELLED,
     STILL,
     TRACK_JSON,
+    check_counts,
     check_out,
     load_track,
     progress_bar,
@@ -46,12 +47,17 @@ def compare_videos(
 
     Returns:
         The path of the comparison video.
+
+    Raises:
+        InputError: Fewer than two adapters, or a bad ``out`` (checked first).
+        KpbenchError: ``chunk_size`` or ``threads`` is below 1 (checked first).
     """
     from benchmark.video.io import video_writer
 
     if len(adapters) < 2:
         raise InputError(Path(run_dir), "--compare needs at least two adapters (A,B)")
     out = check_out(out)
+    check_counts(chunk_size, threads)
     video = Path(video)
     info = video_info(video)
     tracks = []

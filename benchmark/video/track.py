@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from adapters.base import ImagePredictor, VideoPredictor
-from benchmark.errors import InputError
+from benchmark.errors import InputError, KpbenchError
 from benchmark.io.predictions import SUFFIXES, read_predictions, write_dlc_predictions
 from benchmark.paths import atomic_path
 from benchmark.records import (
@@ -97,6 +97,17 @@ def check_csv(csv: str | Path | None) -> Path | None:
     return csv
 
 
+def check_counts(chunk_size: int, threads: int | None) -> None:
+    """``--chunk-size`` and ``--threads``, checked before anything is loaded or written.
+
+    Raises:
+        KpbenchError: Either is not an integer of at least 1 (``threads`` may be None).
+    """
+    for option, value in (("--chunk-size", chunk_size), ("--threads", threads)):
+        if value is not None and (type(value) is not int or value < 1):
+            raise KpbenchError(f"{option}: must be an integer >= 1, not {value!r}")
+
+
 def track_dir(run_dir: str | Path, adapter: str, video: str | Path) -> Path:
     """``RUN_DIR/tracks/<adapter>__<video stem>``."""
     return Path(run_dir) / TRACKS / f"{adapter}__{Path(video).stem}"
@@ -142,6 +153,7 @@ def track_video(
     Raises:
         InputError: ``out`` or ``csv`` has a wrong suffix (checked first), the run has no such
             model, or the video cannot be read.
+        KpbenchError: ``chunk_size`` or ``threads`` is below 1 (checked first).
     """
     from benchmark.envs import interpreter_for, is_this_interpreter
     from benchmark.registry import load_class
@@ -149,6 +161,7 @@ def track_video(
     from benchmark.video.io import video_writer
 
     out, csv = check_out(out), check_csv(csv)
+    check_counts(chunk_size, threads)
     video = Path(video)
     info = video_info(video)
     model = find_model(run_dir, adapter, dataset)

@@ -519,6 +519,18 @@ ROWS: list[tuple[str, Build, int, list[str]]] = [
         2,
         ["p.parquet", "--csv takes a .csv or .h5 file"],
     ),
+    (
+        "track-chunk-size-zero",
+        lambda c: ["track", str(c.root), "--adapter", "x", "--video", "v.mp4", "--chunk-size", "0"],
+        2,
+        ["--chunk-size: must be an integer >= 1, not 0"],
+    ),
+    (
+        "track-threads-negative",
+        lambda c: ["track", str(c.root), "--compare", "x,y", "--video", "v.mp4", "--threads", "-2"],
+        2,
+        ["--threads: must be an integer >= 1, not -2"],
+    ),
     # ----- other commands
     (
         "datasets-unknown-name",

@@ -297,3 +297,25 @@ def test_report_without_tracks_has_no_tracking_section(tmp_path):
 
     run_dir = make_fake_run(tmp_path)
     assert "Video tracking" not in render_report(run_dir, tmp_path / "r.md").read_text()
+
+
+def _paths(folder: Path) -> set[Path]:
+    return set(folder.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--chunk-size", "0"), ("--chunk-size", "-4"), ("--threads", "0"), ("--threads", "-1")],
+)
+def test_cli_track_refuses_counts_below_one_first(tiny_run, tmp_path, capsys, option, value):
+    """Before: a traceback, and --chunk-size 0 left an empty tracks folder behind."""
+    run_dir, video = tiny_run
+    other = tmp_path / "other.mp4"  # not tracked yet: its track folder would be new
+    other.write_bytes(video.read_bytes())
+    before = _paths(run_dir)
+    for how in (["--adapter", "mean"], ["--compare", "mean,mean2"]):
+        args = ["track", str(run_dir), *how, "--video", str(other), "--quiet"]
+        assert main([*args, option, value]) == 2
+        err = capsys.readouterr().err
+        assert err == f"kpbench: error: {option}: must be an integer >= 1, not {value}\n"
+    assert _paths(run_dir) == before
