@@ -319,3 +319,17 @@ def test_cli_track_refuses_counts_below_one_first(tiny_run, tmp_path, capsys, op
         err = capsys.readouterr().err
         assert err == f"kpbench: error: {option}: must be an integer >= 1, not {value}\n"
     assert _paths(run_dir) == before
+
+
+def test_compare_checks_every_adapter_before_tracking_any(tiny_run, tmp_path, capsys):
+    """Before: --compare mean,nosuch tracked mean and wrote its files, then refused nosuch."""
+    run_dir, video = tiny_run
+    other = tmp_path / "fresh.mp4"
+    other.write_bytes(video.read_bytes())
+    before = _paths(run_dir)
+    args = ["track", str(run_dir), "--compare", "mean,nosuch", "--video", str(other), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no finished job of adapter 'nosuch'" in err
+    assert _paths(run_dir) == before
+
