@@ -229,6 +229,13 @@ def track_video(
                 bar.update(len(chunk))
         if n == 0:
             raise InputError(video, "the video has no frames")
+        # The container's count is duration x fps, which rounding can put one frame off.
+        if n < info.n_frames - 1:
+            warnings.warn(
+                f"{video}: decoded {n} frames, but its container declares {info.n_frames}; "
+                f"the file may be truncated (the {n} decoded frames are tracked)",
+                stacklevel=2,
+            )
         frame_counts = None
         if native:
             frame_counts = {"decoded": n, "predicted": n - rows.padded + rows.left_over()}

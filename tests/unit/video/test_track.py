@@ -333,3 +333,27 @@ def test_compare_checks_every_adapter_before_tracking_any(tiny_run, tmp_path, ca
     assert err.count("\n") == 1 and "no finished job of adapter 'nosuch'" in err
     assert _paths(run_dir) == before
 
+
+def test_a_truncated_video_is_tracked_in_part_with_a_warning(tiny_run, tmp_path):
+    """Before: the frames that decoded were tracked, exit 0, and nothing said so."""
+    import subprocess
+    import warnings
+
+    import imageio_ffmpeg
+
+    run_dir, video = tiny_run
+    whole = tmp_path / "whole.mp4"  # its index first (faststart): a cut copy still opens
+    ffmpeg = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-c", "copy"]
+    subprocess.run([*ffmpeg, "-movflags", "+faststart", str(whole)], check=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the whole video: no warning
+        assert track_video(run_dir, "mean", whole, progress=False).n_frames == 32
+    cut = tmp_path / "cut.mp4"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    assert video_info(cut).n_frames == 32
+    with pytest.warns(UserWarning, match=r"cut\.mp4: decoded (\d+) frames, but its container") as w:
+        record = track_video(run_dir, "mean", cut, progress=False)
+    assert 0 < record.n_frames < 32
+    (said,) = [str(x.message) for x in w if "container" in str(x.message)]
+    assert f"decoded {record.n_frames} frames, but its container declares 32" in said
