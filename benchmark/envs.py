@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from benchmark.errors import KpbenchError
-from benchmark.paths import atomic_write_text, cache_dir, code_path
+from benchmark.paths import CACHE_ENV, atomic_write_text, cache_dir, code_path, writable_dir
 
 if TYPE_CHECKING:
     from adapters.base import Adapter
 
+#: The environment variable that chooses where environments live.
+ENVS_ENV = "KPBENCH_ENVS"
 MARKER = "kpbench-env.json"
 LOCK_NAME = "requirements.lock"
 DEFAULT_PYTHON = "3.11"
@@ -104,11 +106,20 @@ class EnvSpec:
 
 
 def envs_dir() -> Path:
-    """Where adapter environments live: ``$KPBENCH_ENVS`` or ``<cache_dir>/envs``."""
-    root = os.environ.get("KPBENCH_ENVS")
-    path = Path(root).expanduser() if root else cache_dir() / "envs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where adapter environments live: ``$KPBENCH_ENVS`` or ``<cache_dir>/envs`` (not created
+    here: listing environments needs no write access)."""
+    root = os.environ.get(ENVS_ENV)
+    return Path(root).expanduser() if root else cache_dir() / "envs"
+
+
+def _writable_envs_dir() -> Path:
+    """:func:`envs_dir`, created when missing.
+
+    Raises:
+        InputError: It cannot be created or written (naming the variable that moves it).
+    """
+    variable = ENVS_ENV if os.environ.get(ENVS_ENV) else f"{ENVS_ENV} (or {CACHE_ENV})"
+    return writable_dir(envs_dir(), variable)
 
 
 def spec_for(adapter_cls: type[Adapter]) -> EnvSpec | None:
@@ -224,6 +235,7 @@ def create(spec: EnvSpec, *, force: bool = False, quiet: bool = False) -> Path:
 
     Raises:
         EnvBuildError: uv failed; nothing is left behind and an older environment is kept.
+        InputError: The environments' folder cannot be written.
     """
     with _build_lock(spec):
         if spec.status() == "built" and not force:  # another process may have built it
@@ -299,8 +311,12 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
 
 @contextlib.contextmanager
 def _build_lock(spec: EnvSpec) -> Iterator[None]:
-    """Serialise builds of one environment across processes."""
-    with (envs_dir() / f".{spec.name}.lock").open("w") as handle:
+    """Serialise builds of one environment across processes.
+
+    Raises:
+        InputError: The environments' folder cannot be written.
+    """
+    with (_writable_envs_dir() / f".{spec.name}.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -226,3 +226,34 @@ def test_another_venv_on_the_same_base_python_is_not_this_interpreter(tmp_path: 
     assert other.resolve() == Path(sys.executable).resolve()  # the same base python
     assert not envs.is_this_interpreter(other)
     assert envs.is_this_interpreter(sys.executable)
+
+
+# ----- read-only folders
+def test_create_in_a_read_only_folder_is_one_line_naming_it(
+    read_only_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Before: a PermissionError (OSError EROFS) traceback."""
+    from benchmark.cli import main
+
+    monkeypatch.setenv("KPBENCH_ENVS", str(read_only_dir))
+    assert main(["env", "create", "deepposekit"]) == 2
+    assert capsys.readouterr().err == (
+        f"kpbench: error: {read_only_dir}: cannot write here (Read-only file system); "
+        "set KPBENCH_ENVS to a writable folder\n"
+    )
+
+
+def test_list_writes_nothing_so_a_read_only_home_is_fine(
+    read_only_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Before: listing created ~/.cache/kpbench/envs: a traceback with a read-only HOME."""
+    from benchmark.cli import main
+
+    monkeypatch.setenv("HOME", str(read_only_dir))
+    monkeypatch.delenv("KPBENCH_ENVS")
+    monkeypatch.delenv("KPBENCH_CACHE", raising=False)
+    assert main(["env", "list"]) == 0
+    out, err = capsys.readouterr()
+    row = next(line for line in out.splitlines() if line.startswith("deepposekit"))
+    assert row.split()[1] == "missing"
+    assert str(read_only_dir / ".cache/kpbench/envs/deepposekit") in row and err == ""
