@@ -152,10 +152,16 @@ def _cmd_env(args: argparse.Namespace) -> int:
         specs = envs.declared()
         print(f"{'environment':14s} {'status':8s} {'python':7s} path")
         for name, spec in sorted(specs.items()):
-            print(f"{name:14s} {spec.status():8s} {spec.python:7s} {spec.path}")
+            status, why = spec.checked_status()
+            note = f"  ({why})" if why else ""
+            print(f"{name:14s} {status:8s} {spec.python:7s} {spec.path}{note}")
         return 0
     spec = envs.find(args.name)
     if args.action == "remove":
+        if not spec.path.exists():
+            nothing = f"environment {spec.name} is not built (nothing at {spec.path})"
+            warnings.warn(nothing, stacklevel=1)
+            return 0
         envs.remove(spec)
         print(f"removed {spec.path}")
         return 0

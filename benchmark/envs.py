@@ -40,8 +40,12 @@ ENVS_ENV = "KPBENCH_ENVS"
 MARKER = "kpbench-env.json"
 LOCK_NAME = "requirements.lock"
 DEFAULT_PYTHON = "3.11"
+#: Seconds an environment may take to import its framework before it counts as broken.
+IMPORT_TIMEOUT_S = 300
 
-Status = Literal["built", "stale", "missing"]
+#: ``built``, ``stale`` and ``missing`` come from the build record; ``broken`` (built, but its
+#: framework does not import) only from :meth:`EnvSpec.checked_status`.
+Status = Literal["built", "stale", "missing", "broken"]
 
 
 class EnvBuildError(KpbenchError):
@@ -56,11 +60,13 @@ class EnvSpec:
         name: Environment name (folder name under ``envs_dir()``).
         lock: Pinned requirements file (``uv pip compile`` output).
         python: Python version uv creates the environment with.
+        module: The module of the framework it is built for (None: nothing to check).
     """
 
     name: str
     lock: Path
     python: str = DEFAULT_PYTHON
+    module: str | None = None
 
     @property
     def path(self) -> Path:
@@ -87,6 +93,37 @@ class EnvSpec:
         if record is None or not self.interpreter.exists():
             return "missing"
         return "built" if record.get("hash") == self.build_hash() else "stale"
+
+    def checked_status(self) -> tuple[Status, str]:
+        """:meth:`status`, but ``broken`` for a built environment that cannot import its
+        framework (which takes as long as that import); with the reason, else ``""``."""
+        status = self.status()
+        if status == "built" and (problem := self.import_problem()):
+            return "broken", problem
+        return status, ""
+
+    def import_problem(self) -> str | None:
+        """Why the environment's interpreter cannot import :attr:`module` (None: it can).
+
+        The interpreter runs isolated (``-I``): no ``PYTHONPATH``, no user site-packages.
+        """
+        if self.module is None:
+            return None
+        try:
+            proc = subprocess.run(
+                [str(self.interpreter), "-I", "-c", f"import {self.module}"],
+                capture_output=True,
+                text=True,
+                timeout=IMPORT_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            return f"importing {self.module} took over {IMPORT_TIMEOUT_S} s"
+        except OSError as exc:
+            return f"cannot run {self.interpreter} ({exc.strerror or exc})"
+        if proc.returncode == 0:
+            return None
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return f"cannot import {self.module}: {last}"
 
     def record(self) -> dict | None:
         """The build record of the existing environment, or None."""
@@ -128,7 +165,12 @@ def spec_for(adapter_cls: type[Adapter]) -> EnvSpec | None:
         return None
     module = sys.modules[adapter_cls.__module__]
     assert module.__file__ is not None
-    return EnvSpec(adapter_cls.environment, Path(module.__file__).parent / LOCK_NAME)
+    framework = adapter_cls.framework  # a distribution name; its module is named alike
+    return EnvSpec(
+        adapter_cls.environment,
+        Path(module.__file__).parent / LOCK_NAME,
+        module=framework.replace("-", "_") if framework else None,
+    )
 
 
 def interpreter_for(
