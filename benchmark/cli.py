@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 from benchmark.errors import InputError, KpbenchError
 from benchmark.metrics import DEFAULT_THRESHOLDS
 
 #: Exit codes (README, "Bad input"): 0 success; 1 a run finished but some of its jobs failed
-#: (the others' results are kept); 2 bad input, nothing written; 130 interrupted (Ctrl-C).
+#: (the others' results are kept); 2 bad input, nothing written; 130 interrupted (Ctrl-C, or
+#: SIGTERM once ``kpbench run`` installs :func:`_terminate_as_interrupt`).
 EXIT_JOBS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -239,6 +242,18 @@ def _cmd_track(args: argparse.Namespace) -> int:
     )
     print(Path(args.run_dir) / "tracks" / f"{args.adapter}__{Path(args.video).stem}")
     return 0
+
+
+# CALL FROM _cmd_run
+def _terminate_as_interrupt() -> None:
+    """Make SIGTERM (``kill``, a scheduler ending the job) stop this process as Ctrl-C does,
+    with a KeyboardInterrupt: the running job's worker is stopped, finished jobs are kept, and
+    ``kpbench run`` exits 130 with its resume hint."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def build_parser() -> argparse.ArgumentParser:
