@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 from benchmark.errors import (
@@ -21,7 +23,8 @@ from benchmark.metrics import DEFAULT_THRESHOLDS
 
 #: Exit codes (README, "Bad input"): 0 success; 1 a run finished but some of its jobs failed
 #: (the others' results are kept), or a cluster refused a job; 2 bad input, nothing written;
-#: 3 the disk filled up (what finished before is kept); 130 interrupted (Ctrl-C).
+#: 3 the disk filled up (what finished before is kept); 130 interrupted (Ctrl-C, or SIGTERM
+#: to ``kpbench run``).
 EXIT_JOBS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_SPACE = 3
@@ -160,10 +163,16 @@ def _cmd_env(args: argparse.Namespace) -> int:
         specs = envs.declared()
         print(f"{'environment':14s} {'status':8s} {'python':7s} path")
         for name, spec in sorted(specs.items()):
-            print(f"{name:14s} {spec.status():8s} {spec.python:7s} {spec.path}")
+            status, why = spec.checked_status()
+            note = f"  ({why})" if why else ""
+            print(f"{name:14s} {status:8s} {spec.python:7s} {spec.path}{note}")
         return 0
     spec = envs.find(args.name)
     if args.action == "remove":
+        if not spec.path.exists():
+            nothing = f"environment {spec.name} is not built (nothing at {spec.path})"
+            warnings.warn(nothing, stacklevel=1)
+            return 0
         envs.remove(spec)
         print(f"removed {spec.path}")
         return 0
@@ -178,6 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from benchmark.runner.config import RunConfig, with_executor
     from benchmark.runner.run import job_counts, run
 
+    _terminate_as_interrupt()
     config = RunConfig.load(args.config)
     if args.executor:
         config = with_executor(config, args.executor)
@@ -241,6 +251,17 @@ def _cmd_track(args: argparse.Namespace) -> int:
     )
     print(Path(args.run_dir) / "tracks" / f"{args.adapter}__{Path(args.video).stem}")
     return 0
+
+
+def _terminate_as_interrupt() -> None:
+    """Make SIGTERM (``kill``, a scheduler ending the job) stop this process as Ctrl-C does,
+    with a KeyboardInterrupt: the running job's worker is stopped, finished jobs are kept, and
+    ``kpbench run`` exits 130 with its resume hint."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def build_parser() -> argparse.ArgumentParser:

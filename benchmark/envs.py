@@ -30,16 +30,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from benchmark.errors import KpbenchError
-from benchmark.paths import atomic_write_text, cache_dir, code_path
+from benchmark.paths import CACHE_ENV, atomic_write_text, cache_dir, code_path, writable_dir
 
 if TYPE_CHECKING:
     from adapters.base import Adapter
 
+#: The environment variable that chooses where environments live.
+ENVS_ENV = "KPBENCH_ENVS"
 MARKER = "kpbench-env.json"
 LOCK_NAME = "requirements.lock"
 DEFAULT_PYTHON = "3.11"
+#: Seconds an environment may take to import its framework before it counts as broken.
+IMPORT_TIMEOUT_S = 300
 
-Status = Literal["built", "stale", "missing"]
+#: ``built``, ``stale`` and ``missing`` come from the build record; ``broken`` (built, but its
+#: framework does not import) only from :meth:`EnvSpec.checked_status`.
+Status = Literal["built", "stale", "missing", "broken"]
 
 
 class EnvBuildError(KpbenchError):
@@ -54,11 +60,13 @@ class EnvSpec:
         name: Environment name (folder name under ``envs_dir()``).
         lock: Pinned requirements file (``uv pip compile`` output).
         python: Python version uv creates the environment with.
+        module: The module of the framework it is built for (None: nothing to check).
     """
 
     name: str
     lock: Path
     python: str = DEFAULT_PYTHON
+    module: str | None = None
 
     @property
     def path(self) -> Path:
@@ -86,6 +94,37 @@ class EnvSpec:
             return "missing"
         return "built" if record.get("hash") == self.build_hash() else "stale"
 
+    def checked_status(self) -> tuple[Status, str]:
+        """:meth:`status`, but ``broken`` for a built environment that cannot import its
+        framework (which takes as long as that import); with the reason, else ``""``."""
+        status = self.status()
+        if status == "built" and (problem := self.import_problem()):
+            return "broken", problem
+        return status, ""
+
+    def import_problem(self) -> str | None:
+        """Why the environment's interpreter cannot import :attr:`module` (None: it can).
+
+        The interpreter runs isolated (``-I``): no ``PYTHONPATH``, no user site-packages.
+        """
+        if self.module is None:
+            return None
+        try:
+            proc = subprocess.run(
+                [str(self.interpreter), "-I", "-c", f"import {self.module}"],
+                capture_output=True,
+                text=True,
+                timeout=IMPORT_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            return f"importing {self.module} took over {IMPORT_TIMEOUT_S} s"
+        except OSError as exc:
+            return f"cannot run {self.interpreter} ({exc.strerror or exc})"
+        if proc.returncode == 0:
+            return None
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return f"cannot import {self.module}: {last}"
+
     def record(self) -> dict | None:
         """The build record of the existing environment, or None."""
         try:
@@ -104,11 +143,20 @@ class EnvSpec:
 
 
 def envs_dir() -> Path:
-    """Where adapter environments live: ``$KPBENCH_ENVS`` or ``<cache_dir>/envs``."""
-    root = os.environ.get("KPBENCH_ENVS")
-    path = Path(root).expanduser() if root else cache_dir() / "envs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where adapter environments live: ``$KPBENCH_ENVS`` or ``<cache_dir>/envs`` (not created
+    here: listing environments needs no write access)."""
+    root = os.environ.get(ENVS_ENV)
+    return Path(root).expanduser() if root else cache_dir() / "envs"
+
+
+def _writable_envs_dir() -> Path:
+    """:func:`envs_dir`, created when missing.
+
+    Raises:
+        InputError: It cannot be created or written (naming the variable that moves it).
+    """
+    variable = ENVS_ENV if os.environ.get(ENVS_ENV) else f"{ENVS_ENV} (or {CACHE_ENV})"
+    return writable_dir(envs_dir(), variable)
 
 
 def spec_for(adapter_cls: type[Adapter]) -> EnvSpec | None:
@@ -117,7 +165,12 @@ def spec_for(adapter_cls: type[Adapter]) -> EnvSpec | None:
         return None
     module = sys.modules[adapter_cls.__module__]
     assert module.__file__ is not None
-    return EnvSpec(adapter_cls.environment, Path(module.__file__).parent / LOCK_NAME)
+    framework = adapter_cls.framework  # a distribution name; its module is named alike
+    return EnvSpec(
+        adapter_cls.environment,
+        Path(module.__file__).parent / LOCK_NAME,
+        module=framework.replace("-", "_") if framework else None,
+    )
 
 
 def interpreter_for(
@@ -224,6 +277,7 @@ def create(spec: EnvSpec, *, force: bool = False, quiet: bool = False) -> Path:
 
     Raises:
         EnvBuildError: uv failed; nothing is left behind and an older environment is kept.
+        InputError: The environments' folder cannot be written.
     """
     with _build_lock(spec):
         if spec.status() == "built" and not force:  # another process may have built it
@@ -299,8 +353,12 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
 
 @contextlib.contextmanager
 def _build_lock(spec: EnvSpec) -> Iterator[None]:
-    """Serialise builds of one environment across processes."""
-    with (envs_dir() / f".{spec.name}.lock").open("w") as handle:
+    """Serialise builds of one environment across processes.
+
+    Raises:
+        InputError: The environments' folder cannot be written.
+    """
+    with (_writable_envs_dir() / f".{spec.name}.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -12,10 +12,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmark.errors import DiskFullError, InputError, is_no_space
+from benchmark.errors import DiskFullError, InputError, KpbenchError, is_no_space
 
 #: kpbench's top-level packages.
 PACKAGES = ("benchmark", "adapters")
+#: The environment variable that chooses the cache folder.
+CACHE_ENV = "KPBENCH_CACHE"
 
 
 def code_root() -> Path:
@@ -72,8 +74,8 @@ def _make_links(folder: Path, root: Path) -> None:
     Raises:
         InputError: ``folder`` cannot be written.
     """
+    writable_dir(folder.parent, CACHE_ENV)
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
             for name in PACKAGES:
@@ -93,15 +95,46 @@ def _make_links(folder: Path, root: Path) -> None:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     except OSError as exc:
-        raise InputError(folder, f"cannot write here ({exc.strerror or exc})") from None
+        raise cannot_write(folder, exc) from None
 
 
 def cache_dir() -> Path:
-    """Cache for fetched and generated datasets: ``$KPBENCH_CACHE`` or ``~/.cache/kpbench``."""
-    root = os.environ.get("KPBENCH_CACHE") or Path.home() / ".cache" / "kpbench"
-    path = Path(root).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    """Cache for fetched and generated datasets: ``$KPBENCH_CACHE`` or ``~/.cache/kpbench``.
+
+    Not created here, so that reading needs no write access: writers create the folders they
+    write into with :func:`writable_dir`.
+    """
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "kpbench"
+    return Path(root).expanduser()
+
+
+def writable_dir(path: Path, variable: str) -> Path:
+    """``path``, created when missing, once a file could be made in it.
+
+    Args:
+        path: A folder kpbench is about to write into.
+        variable: The environment variable that chooses it, which the error names.
+
+    Raises:
+        InputError: It cannot be created or written (a read-only file system, no
+            permission, a file in the way).
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # nameless where it can be: nothing left over
+            pass
+    except OSError as exc:
+        raise cannot_write(path, exc, f"set {variable} to a writable folder") from None
     return path
+
+
+def cannot_write(path: Path, exc: OSError, advice: str = "") -> KpbenchError:
+    """The error for ``path``, which ``exc`` kept kpbench from writing, with ``advice``
+    (a :class:`DiskFullError` when the disk is full)."""
+    if is_no_space(exc):
+        return DiskFullError(path)
+    problem = f"cannot write here ({exc.strerror or exc})"
+    return InputError(path, f"{problem}; {advice}" if advice else problem)
 
 
 @contextlib.contextmanager
@@ -119,9 +152,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp_path = _new_temp_file(path)
     except OSError as exc:
-        if is_no_space(exc):
-            raise DiskFullError(path) from None
-        raise InputError(path, f"cannot write here ({exc.strerror or exc})") from None
+        raise cannot_write(path, exc) from None
     try:
         try:
             yield tmp_path
@@ -132,7 +163,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         try:
             os.replace(tmp_path, path)
         except OSError as exc:
-            raise InputError(path, f"cannot write here ({exc.strerror or exc})") from None
+            raise cannot_write(path, exc) from None
     finally:
         tmp_path.unlink(missing_ok=True)
 

@@ -28,7 +28,7 @@ from benchmark.datasets.manifest import (
     list_manifests,
 )
 from benchmark.errors import InputError
-from benchmark.paths import cache_dir, sha256_file
+from benchmark.paths import CACHE_ENV, cache_dir, sha256_file, writable_dir
 
 MIRROR_ENV = "KPBENCH_DATA_MIRROR"
 GENERATED_MARKER = "kpbench-generated.json"
@@ -148,8 +148,12 @@ def datasets_table() -> list[dict[str, Any]]:
 # ----- fetching and generating -----
 @contextlib.contextmanager
 def _staging(target: Path) -> Iterator[Path]:
-    """A temporary folder beside ``target``, renamed onto it only when the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """A temporary folder beside ``target``, renamed onto it only when the block succeeds.
+
+    Raises:
+        InputError: The cache cannot be written (naming ``KPBENCH_CACHE``).
+    """
+    writable_dir(target.parent, CACHE_ENV)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         yield tmp

@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.errors import InputError
-from benchmark.paths import atomic_path, cache_dir, sha256_file
+from benchmark.paths import CACHE_ENV, atomic_path, cache_dir, sha256_file, writable_dir
 
 # Labels.provenance key holding {"<video index>/<frame index>": frame id}, written by
 # write_pkg_slp so that reading the file back gives the original frame ids.
@@ -63,7 +63,7 @@ def _materialise(path: Path, wanted: list[tuple[int, object, int]]) -> dict[tupl
     target = cache_dir() / "frames" / sha256_file(path)[:16]
     rel = {(vi, fi): Path(f"video{vi}") / f"{fi:06d}.png" for vi, _, fi in wanted}
     if not all((target / r).is_file() for r in rel.values()):
-        target.parent.mkdir(parents=True, exist_ok=True)
+        writable_dir(target.parent, CACHE_ENV)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             for vi, video, fi in wanted:

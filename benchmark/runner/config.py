@@ -499,10 +499,23 @@ class RunConfig:
     def load(cls, path: str | Path) -> RunConfig:
         """Read and validate a run config YAML file."""
         path = Path(path)
+        if path.is_dir():
+            raise InputError(path, "is a folder, not a run config file")
         if not path.is_file():
             raise InputError(path, "run config not found")
         try:
-            data = yaml.safe_load(path.read_text())
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start]
+            raise InputError(
+                path, f"not UTF-8 text (byte 0x{byte:02x} at offset {exc.start}); save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise InputError(path, f"cannot read it ({exc.strerror or exc})") from None
+        try:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+        except _DuplicateKeyError as exc:
+            raise InputError(path, str(exc)) from None
         except yaml.YAMLError as exc:
             raise InputError(path, f"not valid YAML ({exc.__class__.__name__})") from None
         config = cls.from_dict(data, path)
@@ -514,6 +527,38 @@ class RunConfig:
         config = RunConfig(**{**config.__dict__, "datasets": datasets})
         check_adapters(config, path)
         return config
+
+
+class _DuplicateKeyError(yaml.YAMLError):
+    """A mapping of a YAML file gives one key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping, at any depth
+    (``yaml.safe_load`` keeps the last value silently). A key beside a merge key (``<<``)
+    overrides the merged one, as YAML says, and is no duplicate."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """The mapping of ``node``, after checking that no key comes twice.
+
+        Raises:
+            _DuplicateKeyError: Naming the key and its lines (1-based).
+        """
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = lines.get(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not None:
+                where = f"on line {line}" if first == line else f"(lines {first} and {line})"
+                raise _DuplicateKeyError(f"key {key!r} is given twice {where}")
+            lines[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def check_adapters(config: RunConfig, source: Path | None = None) -> None:

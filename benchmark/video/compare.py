@@ -13,10 +13,12 @@ from benchmark.errors import InputError
 from benchmark.paths import atomic_path, atomic_write_text
 from benchmark.video.draw import draw_pose, keypoint_colors, tile
 from benchmark.video.io import read_chunks, video_info
+from benchmark.video.model import find_model
 from benchmark.video.track import (
     LABELLED,
     STILL,
     TRACK_JSON,
+    check_counts,
     check_out,
     load_track,
     progress_bar,
@@ -46,18 +48,27 @@ def compare_videos(
 
     Returns:
         The path of the comparison video.
+
+    Raises:
+        InputError: Fewer than two adapters, a bad ``out``, or an adapter without a finished
+            job in the run (all checked before anything is tracked).
+        KpbenchError: ``chunk_size`` or ``threads`` is below 1 (checked first).
     """
     from benchmark.video.io import video_writer
 
     if len(adapters) < 2:
         raise InputError(Path(run_dir), "--compare needs at least two adapters (A,B)")
     out = check_out(out)
+    check_counts(chunk_size, threads)
     video = Path(video)
     info = video_info(video)
+    untracked = [a for a in adapters if not (track_dir(run_dir, a, video) / TRACK_JSON).is_file()]
+    for adapter in untracked:  # every name is checked before any is tracked
+        find_model(run_dir, adapter, dataset)
     tracks = []
     for adapter in adapters:
         folder = track_dir(run_dir, adapter, video)
-        if not (folder / TRACK_JSON).is_file():
+        if adapter in untracked:
             track_video(
                 run_dir,
                 adapter,

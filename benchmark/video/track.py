@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from adapters.base import ImagePredictor, VideoPredictor
-from benchmark.errors import InputError
+from benchmark.errors import InputError, KpbenchError
 from benchmark.io.predictions import SUFFIXES, read_predictions, write_dlc_predictions
 from benchmark.paths import atomic_path
 from benchmark.records import (
@@ -97,6 +97,17 @@ def check_csv(csv: str | Path | None) -> Path | None:
     return csv
 
 
+def check_counts(chunk_size: int, threads: int | None) -> None:
+    """``--chunk-size`` and ``--threads``, checked before anything is loaded or written.
+
+    Raises:
+        KpbenchError: Either is not an integer of at least 1 (``threads`` may be None).
+    """
+    for option, value in (("--chunk-size", chunk_size), ("--threads", threads)):
+        if value is not None and (type(value) is not int or value < 1):
+            raise KpbenchError(f"{option}: must be an integer >= 1, not {value!r}")
+
+
 def track_dir(run_dir: str | Path, adapter: str, video: str | Path) -> Path:
     """``RUN_DIR/tracks/<adapter>__<video stem>``."""
     return Path(run_dir) / TRACKS / f"{adapter}__{Path(video).stem}"
@@ -142,6 +153,7 @@ def track_video(
     Raises:
         InputError: ``out`` or ``csv`` has a wrong suffix (checked first), the run has no such
             model, or the video cannot be read.
+        KpbenchError: ``chunk_size`` or ``threads`` is below 1 (checked first).
     """
     from benchmark.envs import interpreter_for, is_this_interpreter
     from benchmark.registry import load_class
@@ -149,6 +161,7 @@ def track_video(
     from benchmark.video.io import video_writer
 
     out, csv = check_out(out), check_csv(csv)
+    check_counts(chunk_size, threads)
     video = Path(video)
     info = video_info(video)
     model = find_model(run_dir, adapter, dataset)
@@ -216,6 +229,13 @@ def track_video(
                 bar.update(len(chunk))
         if n == 0:
             raise InputError(video, "the video has no frames")
+        # The container's count is duration x fps, which rounding can put one frame off.
+        if n < info.n_frames - 1:
+            warnings.warn(
+                f"{video}: decoded {n} frames, but its container declares {info.n_frames}; "
+                f"the file may be truncated (the {n} decoded frames are tracked)",
+                stacklevel=2,
+            )
         frame_counts = None
         if native:
             frame_counts = {"decoded": n, "predicted": n - rows.padded + rows.left_over()}

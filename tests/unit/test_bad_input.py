@@ -122,10 +122,13 @@ def _edit_csv(case: Case, edit: Callable[[list[str]], list[str]]) -> Path:
     return project
 
 
-def _file(case: Case, name: str, text: str = "x") -> Path:
+def _file(case: Case, name: str, text: str | bytes = "x") -> Path:
     path = case.root / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
     return path
 
 
@@ -333,6 +336,24 @@ ROWS: list[tuple[str, Build, int, list[str]]] = [
         ["not valid YAML"],
     ),
     (
+        "run-config-not-utf8",
+        lambda c: ["run", str(_file(c, "run.yaml", b"name: caf\xe9\ndatasets: [a]\n"))],
+        2,
+        ["run.yaml: not UTF-8 text (byte 0xe9 at offset 9)"],
+    ),
+    (
+        "run-config-is-a-folder",
+        lambda c: ["run", str(c.project())],
+        2,
+        ["proj: is a folder, not a run config file"],
+    ),
+    (
+        "run-config-key-twice",
+        lambda c: ["run", str(c.config(text="datasets: [a]\nadapters: [x]\ndatasets: [b]\n"))],
+        2,
+        ["run.yaml: key 'datasets' is given twice (lines 1 and 3)"],
+    ),
+    (
         "run-unknown-top-key",
         lambda c: c.run(adapter=[MEAN]),
         2,
@@ -497,6 +518,18 @@ ROWS: list[tuple[str, Build, int, list[str]]] = [
         lambda c: ["track", ".", "--adapter", "x", "--video", "v.mp4", "--csv", "p.parquet"],
         2,
         ["p.parquet", "--csv takes a .csv or .h5 file"],
+    ),
+    (
+        "track-chunk-size-zero",
+        lambda c: ["track", str(c.root), "--adapter", "x", "--video", "v.mp4", "--chunk-size", "0"],
+        2,
+        ["--chunk-size: must be an integer >= 1, not 0"],
+    ),
+    (
+        "track-threads-negative",
+        lambda c: ["track", str(c.root), "--compare", "x,y", "--video", "v.mp4", "--threads", "-2"],
+        2,
+        ["--threads: must be an integer >= 1, not -2"],
     ),
     # ----- other commands
     (

@@ -139,7 +139,9 @@ def test_a_log_gets_plain_lines_one_per_epoch_and_job(project, elsewhere):
     assert 1 <= len(epochs) <= 3  # at most one line per epoch, not one per second
 
 
-def test_ctrl_c_stops_the_worker_and_the_run_resumes(project, elsewhere):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_the_worker_and_the_run_resumes(project, elsewhere, sig):
+    """SIGTERM (``kill``, a scheduler ending the job) stops a run as Ctrl-C (SIGINT) does."""
     # Epoch 1 ends after 4 s, epoch 2 after 8 s: Ctrl-C comes between the two.
     adapters = [{"name": MEAN, "label": "mean", "config": {"epochs": 2, "sleep_s": 8.0}}]
     config = _config(elsewhere, project, adapters)
@@ -158,13 +160,13 @@ def test_ctrl_c_stops_the_worker_and_the_run_resumes(project, elsewhere):
         assert time.monotonic() < deadline and proc.poll() is None, "the job never started"
         time.sleep(0.2)
     worker_pid = _worker_pid(proc.pid)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err
     assert "interrupted" in err and "run the same command again to resume" in err
     time.sleep(0.5)
-    assert not _alive(worker_pid), "the worker kept running after Ctrl-C"
+    assert not _alive(worker_pid), f"the worker kept running after {sig.name}"
     assert not (progress.parent / "job.json").exists()
 
     rerun = _kpbench(elsewhere, "run", str(config), "--out", "run", timeout=300)

@@ -411,3 +411,17 @@ def test_download_with_wrong_checksum_names_the_file(served: Path, cache: Path) 
     assert "http://127.0.0.1:" in info.value.problem
     assert expected in info.value.problem and sha256_file(bad) in info.value.problem
     assert _leftovers(cache) == []
+
+
+@pytest.mark.parametrize("below", ["", "cache"])
+def test_fetch_into_a_read_only_cache_is_one_line_naming_it(
+    read_only_dir: Path, below: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Before: a PermissionError (OSError EROFS) traceback."""
+    from benchmark.cli import main
+
+    monkeypatch.setenv("KPBENCH_CACHE", str(read_only_dir / below))
+    assert main(["datasets", "fetch", "synthetic-rat"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kpbench: error: {read_only_dir}") and err.count("\n") == 1
+    assert "cannot write here (Read-only file system); set KPBENCH_CACHE to a writable" in err

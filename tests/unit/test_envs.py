@@ -226,3 +226,78 @@ def test_another_venv_on_the_same_base_python_is_not_this_interpreter(tmp_path: 
     assert other.resolve() == Path(sys.executable).resolve()  # the same base python
     assert not envs.is_this_interpreter(other)
     assert envs.is_this_interpreter(sys.executable)
+
+
+# ----- read-only folders
+def test_create_in_a_read_only_folder_is_one_line_naming_it(
+    read_only_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Before: a PermissionError (OSError EROFS) traceback."""
+    from benchmark.cli import main
+
+    monkeypatch.setenv("KPBENCH_ENVS", str(read_only_dir))
+    assert main(["env", "create", "deepposekit"]) == 2
+    assert capsys.readouterr().err == (
+        f"kpbench: error: {read_only_dir}: cannot write here (Read-only file system); "
+        "set KPBENCH_ENVS to a writable folder\n"
+    )
+
+
+def test_list_writes_nothing_so_a_read_only_home_is_fine(
+    read_only_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Before: listing created ~/.cache/kpbench/envs: a traceback with a read-only HOME."""
+    from benchmark.cli import main
+
+    monkeypatch.setenv("HOME", str(read_only_dir))
+    monkeypatch.delenv("KPBENCH_ENVS")
+    monkeypatch.delenv("KPBENCH_CACHE", raising=False)
+    assert main(["env", "list"]) == 0
+    out, err = capsys.readouterr()
+    row = next(line for line in out.splitlines() if line.startswith("deepposekit"))
+    assert row.split()[1] == "missing"
+    assert str(read_only_dir / ".cache/kpbench/envs/deepposekit") in row and err == ""
+
+
+# ----- remove and list
+def test_removing_an_environment_that_is_not_built_says_so(envs_home: Path, capsys) -> None:
+    """Before: 'removed PATH' for a folder that never existed."""
+    from benchmark.cli import main
+
+    assert main(["env", "remove", "deepposekit"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "kpbench: warning: environment deepposekit is not built "
+        f"(nothing at {envs_home / 'deepposekit'})\n"
+    )
+    assert not envs_home.exists()
+
+
+def _stamped_venv(spec: EnvSpec) -> None:
+    """A real, empty virtual environment where ``spec`` lives, stamped as built from its lock."""
+    import sys
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(spec.path)], check=True)
+    (spec.path / envs.MARKER).write_text(json.dumps({"hash": spec.build_hash()}))
+
+
+def test_a_built_environment_that_cannot_import_its_framework_is_broken(
+    tmp_path: Path, capsys
+) -> None:
+    """Before: 'built' whenever the stamp and the interpreter were there."""
+    from benchmark.cli import main
+
+    spec = envs.find("deepposekit")
+    assert spec.module == "deepposekit"
+    _stamped_venv(spec)
+    assert spec.status() == "built"
+    problem = "cannot import deepposekit: ModuleNotFoundError: No module named 'deepposekit'"
+    assert spec.checked_status() == ("broken", problem)
+    assert main(["env", "list"]) == 0
+    row = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("deepposekit"))
+    assert row.split()[1] == "broken" and row.endswith(f"{spec.path}  ({problem})")
+
+    fine = EnvSpec("fine", _spec(tmp_path).lock, module="json")  # the standard library's
+    _stamped_venv(fine)
+    assert fine.checked_status() == ("built", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,55 @@ def test_bad_executor_entries_name_the_file_and_the_key(tmp_path, executor, mess
     with pytest.raises(InputError) as err:
         RunConfig.load(path)
     assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_a_config_that_is_not_utf8_names_the_file(tmp_path):
+    """Before: a UnicodeDecodeError traceback."""
+    path = tmp_path / "run.yaml"
+    path.write_bytes(b"name: caf\xe9\ndatasets: [a]\nadapters: [heatmap]\n")
+    with pytest.raises(InputError, match=r"not UTF-8 text \(byte 0xe9 at offset 9\)") as err:
+        RunConfig.load(path)
+    assert err.value.path == path
+
+
+def test_a_folder_given_as_the_config_is_called_a_folder(tmp_path):
+    """Before: 'run config not found', though it is there."""
+    with pytest.raises(InputError, match="is a folder, not a run config file") as err:
+        RunConfig.load(tmp_path)
+    assert err.value.path == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "datasets: [a]\nadapters: [heatmap]\nbudget: {train_s: 10}\nbudget: {train_s: 20}\n",
+            "key 'budget' is given twice (lines 3 and 4)",
+        ),
+        (
+            "datasets: [a]\nadapters: [heatmap]\nbudget:\n  train_s: 10\n  train_s: 20\n",
+            "key 'train_s' is given twice (lines 4 and 5)",
+        ),
+        (
+            "datasets: [a]\nadapters:\n  - name: heatmap\n    config: {epochs: 2, epochs: 3}\n",
+            "key 'epochs' is given twice on line 4",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_with_its_lines(tmp_path, text, message):
+    """Before: YAML kept the last value silently."""
+    path = _write(tmp_path, text)
+    with pytest.raises(InputError, match=re.escape(message)) as err:
+        RunConfig.load(path)
+    assert err.value.path == path
+
+
+def test_a_merge_key_may_be_overridden(tmp_path):
+    """YAML's merge key (<<) is no duplicate: a key beside it overrides the merged one."""
+    path = _write(
+        tmp_path,
+        "datasets: [a]\nadapters:\n  - {name: heatmap, config: &base {epochs: 2, filters: 8}}\n"
+        "  - {name: heatmap, label: more, config: {<<: *base, epochs: 5}}\n",
+    )
+    config = RunConfig.load(path)
+    assert config.adapters[1].config == {"epochs": 5, "filters": 8}

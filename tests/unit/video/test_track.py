@@ -297,3 +297,63 @@ def test_report_without_tracks_has_no_tracking_section(tmp_path):
 
     run_dir = make_fake_run(tmp_path)
     assert "Video tracking" not in render_report(run_dir, tmp_path / "r.md").read_text()
+
+
+def _paths(folder: Path) -> set[Path]:
+    return set(folder.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--chunk-size", "0"), ("--chunk-size", "-4"), ("--threads", "0"), ("--threads", "-1")],
+)
+def test_cli_track_refuses_counts_below_one_first(tiny_run, tmp_path, capsys, option, value):
+    """Before: a traceback, and --chunk-size 0 left an empty tracks folder behind."""
+    run_dir, video = tiny_run
+    other = tmp_path / "other.mp4"  # not tracked yet: its track folder would be new
+    other.write_bytes(video.read_bytes())
+    before = _paths(run_dir)
+    for how in (["--adapter", "mean"], ["--compare", "mean,mean2"]):
+        args = ["track", str(run_dir), *how, "--video", str(other), "--quiet"]
+        assert main([*args, option, value]) == 2
+        err = capsys.readouterr().err
+        assert err == f"kpbench: error: {option}: must be an integer >= 1, not {value}\n"
+    assert _paths(run_dir) == before
+
+
+def test_compare_checks_every_adapter_before_tracking_any(tiny_run, tmp_path, capsys):
+    """Before: --compare mean,nosuch tracked mean and wrote its files, then refused nosuch."""
+    run_dir, video = tiny_run
+    other = tmp_path / "fresh.mp4"
+    other.write_bytes(video.read_bytes())
+    before = _paths(run_dir)
+    args = ["track", str(run_dir), "--compare", "mean,nosuch", "--video", str(other), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no finished job of adapter 'nosuch'" in err
+    assert _paths(run_dir) == before
+
+
+def test_a_truncated_video_is_tracked_in_part_with_a_warning(tiny_run, tmp_path):
+    """Before: the frames that decoded were tracked, exit 0, and nothing said so."""
+    import subprocess
+    import warnings
+
+    import imageio_ffmpeg
+
+    run_dir, video = tiny_run
+    whole = tmp_path / "whole.mp4"  # its index first (faststart): a cut copy still opens
+    ffmpeg = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-c", "copy"]
+    subprocess.run([*ffmpeg, "-movflags", "+faststart", str(whole)], check=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the whole video: no warning
+        assert track_video(run_dir, "mean", whole, progress=False).n_frames == 32
+    cut = tmp_path / "cut.mp4"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    assert video_info(cut).n_frames == 32
+    with pytest.warns(UserWarning, match=r"cut\.mp4: decoded (\d+) frames, but its container") as w:
+        record = track_video(run_dir, "mean", cut, progress=False)
+    assert 0 < record.n_frames < 32
+    (said,) = [str(x.message) for x in w if "container" in str(x.message)]
+    assert f"decoded {record.n_frames} frames, but its container declares 32" in said
