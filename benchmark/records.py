@@ -46,6 +46,8 @@ class RunManifest:
         host: Hardware and software of the machine (CPU, cores, memory, GPU, torch).
         config: The resolved run config (``RunConfig.to_dict``).
         skipped_datasets: Optional datasets that could not be had, with the reason.
+        planned_jobs: Jobs the run consists of (every study job included); None in runs
+            from before it was recorded.
     """
 
     name: str
@@ -55,6 +57,7 @@ class RunManifest:
     config: dict[str, Any]
     host: dict[str, Any] = field(default_factory=dict)
     skipped_datasets: dict[str, str] = field(default_factory=dict)
+    planned_jobs: int | None = None
     schema: int = SCHEMA
 
 

@@ -64,6 +64,7 @@ from benchmark.report.summary import (
     schedule_summary,
 )
 from benchmark.report.tracks import tracking_context
+from benchmark.runner.lock import holder, holder_words
 
 STDERR_LINES = 20
 NOTES_CHARS = 80  # notes in the schedules table; every note is listed below it
@@ -237,6 +238,16 @@ def _overlay(
         "prediction, joined by a line; a cross in a ring marks a keypoint the adapter did not "
         "detect. Each panel gives its mean error over detected keypoints."
     )
+    absent = [a for a in order if a not in chosen]
+    if absent:
+        lost = {j.adapter for j in jobs if j.status == "done" and j.fold == fold} - set(chosen)
+        why = [
+            f"{a} (its predictions file is missing)"
+            if a in lost
+            else f"{a} (no finished job in fold {fold})"
+            for a in absent
+        ]
+        caption += f" Not shown: {', '.join(why)}."
     return png, caption
 
 
@@ -691,6 +702,30 @@ def _dataset_order(results: RunResults) -> list[str]:
     return sorted(results.dataset_names(), key=group)
 
 
+def _job_count_context(results: RunResults) -> dict:
+    """The header's job counts (every job, study jobs included; those not run yet too) and,
+    for a run that is still running, a line that says so."""
+    statuses = Counter(j.status for j in results.study_jobs)
+    planned = results.run.planned_jobs
+    n_jobs = max(planned or 0, len(results.study_jobs))
+    if n_jobs > len(results.study_jobs):
+        statuses["not run yet"] = n_jobs - len(results.study_jobs)
+    pid = holder(results.run_dir)
+    in_progress = None
+    if pid is not None:
+        in_progress = (
+            f"**This run is in progress** ({holder_words(pid)}): {statuses['done']} of "
+            f"{n_jobs} jobs done. What follows ranks the finished jobs only and will change "
+            "as the others finish; render the report again when the run has ended."
+        )
+    return {
+        "n_jobs": n_jobs,
+        "job_counts": _status_words(statuses),
+        "in_progress": in_progress,
+        "all_finished": statuses["done"] == n_jobs,
+    }
+
+
 def _status_words(statuses: Counter[str]) -> str:
     """Job counts by status, finished first: ``8 finished, 1 failed, 2 skipped``."""
     order = ["done", "failed", "skipped", *sorted(set(statuses) - {"done", "failed", "skipped"})]
@@ -704,6 +739,12 @@ def _nothing_to_report(results: RunResults, statuses: Counter[str]) -> str:
         skipped = results.run.skipped_datasets
         why = f" (skipped datasets: {', '.join(sorted(skipped))})" if skipped else ""
         return f"no jobs in this run{why}: nothing to report"
+    pid = holder(results.run_dir)
+    if pid is not None and all(j.status != "failed" for j in results.jobs):
+        return (
+            f"the run is in progress ({holder_words(pid)}) and no job has finished yet: "
+            "nothing to report"
+        )
     first = next(j for j in results.jobs if j.status != "done")
     error = str(first.error or "").strip().splitlines()
     detail = f"; {first.job_id}: {error[0][:120]}" if error else ""
@@ -714,9 +755,10 @@ def _nothing_to_report(results: RunResults, statuses: Counter[str]) -> str:
 
 
 def _failed(results: RunResults) -> list[dict]:
-    """Failed or unfinished jobs with their error and the end of their stderr."""
+    """Failed or unfinished jobs (study jobs too) with their error and the end of their
+    stderr."""
     out = []
-    for job in results.jobs:
+    for job in results.study_jobs:
         if job.status == "done":
             continue
         tail = job.stderr_tail.rstrip().splitlines()[-STDERR_LINES:]
@@ -834,7 +876,6 @@ def render_report(run_dir: Path, out: Path | None = None) -> Path:
 def _render(results: RunResults, out: Path, fig_dir: Path) -> Path:
     """:func:`render_report` once the run is read and the output path checked."""
     run_dir = results.run_dir
-    statuses = Counter(j.status for j in results.jobs)
     jobs_df = job_table(results)
     all_adapters = sorted({j.adapter for j in results.jobs})
     colors = figures.adapter_colors(all_adapters)
@@ -851,8 +892,7 @@ def _render(results: RunResults, out: Path, fig_dir: Path) -> Path:
         "name": results.name,
         "created": results.run.created,
         "hardware": _hardware(results),
-        "n_jobs": len(results.jobs),
-        "job_counts": _status_words(statuses),
+        **_job_count_context(results),
         "datasets": datasets,
         "failed": _failed(results),
         "skipped_datasets": sorted(results.run.skipped_datasets.items()),

@@ -61,8 +61,14 @@ def check_free(run_dir: str | Path) -> None:
         raise _held(Path(run_dir), pid)
 
 
+def holder_words(pid: int | None) -> str:
+    """The holder of a run folder in words: ``process 1234`` (``another process`` when its id
+    is unknown)."""
+    return f"process {pid}" if pid and pid > 0 else "another process"
+
+
 def _held(run_dir: Path, pid: int | None) -> InputError:
-    who = f"process {pid}" if pid and pid > 0 else "another process"
+    who = holder_words(pid)
     return InputError(
         run_dir,
         f"another kpbench run is writing this run folder ({who}); wait for it to end, or "

@@ -679,10 +679,16 @@ def _run_held(
     if manifest is None:
         manifest = _new_manifest(config)
         atomic_write_text(run_dir / CONFIG_COPY, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    jobs = run_jobs(config, datasets)
+    n_tuned = sum(
+        len(splits) * len(config.seeds) * sum(bool(a.select_by) for a in config.adapters)
+        for _, splits in datasets.values()
+    )
     manifest = replace(
         manifest,
         config=config.to_dict(),  # after-training settings may have changed
         skipped_datasets={**manifest.skipped_datasets, **skipped},
+        planned_jobs=len(jobs) + n_tuned,
     )
     write_record(run_dir / MANIFEST, manifest)
     records = read_datasets(run_dir / DATASETS_JSON)
@@ -696,7 +702,6 @@ def _run_held(
         "git_commit": manifest.git_commit,
         "host": manifest.host,
     }
-    jobs = run_jobs(config, datasets)
     todo = [j for j in jobs if not _is_done(run_dir, j[0])]
     if len(todo) < len(jobs):
         _log(quiet, f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already done")
@@ -823,6 +828,8 @@ def run_queue(
                     execution, transfers_for(config, datasets or {}, entry.job),
                 )  # fmt: skip
                 submitted.remove(entry)
+                if record.status == "done":  # a report of the running run shows this job
+                    collect_tables(run_dir, config.name)
                 progress.finish(entry.job.id, record.status, record.error or "")
                 ended["failed" if record.status == "failed" else "done"] += 1
             if executor.max_parallel > 1 or executor.detaches:

@@ -23,6 +23,7 @@ files).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -131,7 +132,7 @@ def track_video(
     min_score: float | None = None,
     threads: int | None = 1,
     progress: bool = True,
-) -> dict:
+) -> TrackRecord:
     """Track every frame of ``video`` with the trained ``adapter`` of a run.
 
     Args:
@@ -157,8 +158,6 @@ def track_video(
     """
     from benchmark.envs import interpreter_for, is_this_interpreter
     from benchmark.registry import load_class
-    from benchmark.resources import set_threads
-    from benchmark.video.io import video_writer
 
     out, csv = check_out(out), check_csv(csv)
     check_counts(chunk_size, threads)
@@ -171,7 +170,42 @@ def track_video(
         options = {"out": out, "csv": csv, "chunk_size": chunk_size, "min_score": min_score}
         return _track_in(python, run_dir, model, video, threads, progress, options)
     folder = track_dir(run_dir, adapter, video)
+    new_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _track_here(
+            folder, run_dir, adapter, video, info, model, adapter_cls,
+            out=out, csv=csv, chunk_size=chunk_size, min_score=min_score, threads=threads,
+            progress=progress,
+        )  # fmt: skip
+    except BaseException:
+        if new_folder:  # no empty or half-written track folder stays (a full disk, say)
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # tracks/, if this was its only track
+        raise
+
+
+def _track_here(
+    folder: Path,
+    run_dir: str | Path,
+    adapter: str,
+    video: Path,
+    info: Any,
+    model: TrainedModel,
+    adapter_cls: Any,
+    *,
+    out: str | Path | None,
+    csv: str | Path | None,
+    chunk_size: int,
+    min_score: float | None,
+    threads: int | None,
+    progress: bool,
+) -> TrackRecord:
+    """:func:`track_video` in this interpreter, into the track folder ``folder``."""
+    from benchmark.resources import set_threads
+    from benchmark.video.io import video_writer
+
     out_path = Path(out) if out is not None else folder / LABELLED
     if threads is not None:
         set_threads(threads)

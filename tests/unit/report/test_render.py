@@ -316,3 +316,52 @@ def test_pck_columns_and_overlay_rows_follow_the_run_config(tmp_path: Path) -> N
         overlay = next((tmp_path / f"r{frames}").glob("**/blobs_overlay.png"))
         heights[frames] = Image.open(overlay).height
     assert heights[2] < heights[4]
+
+
+def test_a_run_in_progress_says_so_and_counts_every_planned_job(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from benchmark.records import RunManifest, read_record, write_record
+    from tests.unit.runner.test_lock import _hold
+
+    run_dir = make_fake_run(tmp_path / "data", adapters=(FakeAdapter("a", 1.0),))
+    manifest = read_record(run_dir / "run.json", RunManifest)
+    write_record(run_dir / "run.json", replace(manifest, planned_jobs=5))  # 2 not run yet
+    holder = _hold(run_dir)
+    try:
+        md = render_report(run_dir, tmp_path / "r.md").read_text()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "5 jobs: 3 finished, 2 not run yet.\n" in md
+    assert f"**This run is in progress** (process {holder.pid}): 3 of 5 jobs done." in md
+    failed = md[md.index("## Failed jobs") : md.index("## Provenance")]
+    assert "None so far (3 finished, 2 not run yet)." in failed
+    # Once the run has ended (here: was stopped), the report no longer says it runs.
+    md = render_report(run_dir, tmp_path / "r.md").read_text()
+    assert "in progress" not in md and "5 jobs: 3 finished, 2 not run yet.\n" in md
+
+
+def test_the_header_counts_study_jobs_too(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from benchmark.records import JobRecord, read_record, write_record
+
+    run_dir = make_fake_run(tmp_path / "data", adapters=(FakeAdapter("a", 1.0),))
+    for path in sorted(run_dir.glob("jobs/*/job.json")):
+        record = read_record(path, JobRecord)
+        job_id = f"{record.job_id}__n4"
+        (run_dir / "jobs" / job_id).mkdir()
+        small = replace(record, job_id=job_id, train_size=4)
+        write_record(run_dir / "jobs" / job_id / "job.json", small)
+    md = render_report(run_dir, tmp_path / "r.md").read_text()
+    assert "6 jobs: 6 finished.\n" in md
+
+
+def test_the_overlay_names_an_adapter_it_cannot_show(fake_run: Path, tmp_path: Path) -> None:
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    for fold in (0, 1):  # deeplabcut's jobs are done, but their predictions went missing
+        (run_dir / "jobs" / f"blobs__fold{fold}__deeplabcut__seed0" / "predictions.csv").unlink()
+    md = _section(render_report(run_dir, tmp_path / "r.md").read_text(), "blobs")
+    assert "test frames of fold 1" in md
+    assert "Not shown: deeplabcut (its predictions file is missing)." in md

@@ -107,3 +107,30 @@ def test_report_on_a_full_disk_is_one_line_and_keeps_the_run(tmp_path, project, 
     assert "kpbench: error: no space left on device" in proc.stderr
     # Every stored result is still there (the report's half-written files are not).
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_track_on_a_full_disk_is_one_line_and_leaves_no_track_folder(tmp_path, small_disk):
+    from benchmark.synthetic import generate
+
+    project = generate("rat", tmp_path / "rat", n_frames=8, size=(160, 120))
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "t",
+                "datasets": [{"name": "rat", "path": str(project)}],
+                "adapters": [{"name": MEAN, "label": "mean"}],
+                "threads": 1,
+            }
+        )
+    )
+    out = small_disk / "run"
+    assert _kpbench("run", str(config), "--out", str(out), cwd=tmp_path).returncode == 0
+    _fill(small_disk)
+    video = project / "videos" / "rat_openfield.mp4"
+    argv = ["track", str(out), "--adapter", "mean", "--video", str(video), "--quiet"]
+    proc = _kpbench(*argv, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "kpbench: error: no space left on device" in proc.stderr
+    assert not (out / "tracks").exists()
