@@ -279,8 +279,9 @@ def summarize(
     Returns:
         Keys ``n_frames``, ``n_labeled``, ``detection_rate``, ``mean_px``, ``median_px``,
         ``rmse_px``, ``p90_px``, ``p95_px``, ``pck`` (threshold string -> share),
-        ``mean_px_ci95`` ([low, high]), ``mean_px_all`` (with a ``miss_penalty``) and
-        ``per_keypoint`` (name -> the same, without CI). Undefined values are ``None``.
+        ``mean_px_ci95`` ([low, high]), ``spread_ratio`` (:func:`spread_ratio`),
+        ``mean_px_all`` (with a ``miss_penalty``) and ``per_keypoint`` (name -> the same,
+        without CI and spread). Undefined values are ``None``.
     """
     err = keypoint_errors(gt, pred)
     if len(keypoints) != err.shape[1]:
@@ -292,12 +293,50 @@ def summarize(
     out["per_keypoint"] = {
         name: _scalars(err[:, j], labeled[:, j], n, thresholds) for j, name in enumerate(keypoints)
     }
+    out["spread_ratio"] = spread_ratio(gt, pred)
     if miss_penalty is not None:
         scored = scored_errors(gt, pred, miss_penalty)
         out["mean_px_all"] = _mean_or_none(scored)
         for j, name in enumerate(keypoints):
             out["per_keypoint"][name]["mean_px_all"] = _mean_or_none(scored[:, j])
     return out
+
+
+#: A model "did not learn" when its predictions move across the test frames less than this
+#: share of how much the labels move (:func:`spread_ratio`): it predicts about the same place
+#: in every frame, wherever the animal is.
+NO_LEARNING_SPREAD = 0.1
+
+
+def spread_ratio(gt: np.ndarray, pred: np.ndarray) -> float | None:
+    """How much the predictions follow the animal across frames, relative to the labels.
+
+    Per keypoint, over the frames where it is labelled and detected: the RMS distance of the
+    predicted points from their mean, divided by the RMS distance of the labelled points from
+    theirs; the median over keypoints. About 1 for a model that follows the animal, near 0
+    for one that puts a keypoint at the same place in every frame.
+
+    Args:
+        gt: ``(n, k, 2)`` ground truth, NaN = not labelled.
+        pred: ``(n, k, >=2)`` aligned predictions, NaN = not detected.
+
+    Returns:
+        The ratio, or None when no keypoint has two such frames with labels that move.
+    """
+    ratios = []
+    for j in range(gt.shape[1]):
+        ok = np.isfinite(gt[:, j]).all(axis=-1) & np.isfinite(pred[:, j, :2]).all(axis=-1)
+        if ok.sum() < 2:
+            continue
+        label_spread = _rms_spread(gt[ok, j])
+        if label_spread > 0:
+            ratios.append(_rms_spread(pred[ok, j, :2]) / label_spread)
+    return float(np.median(ratios)) if ratios else None
+
+
+def _rms_spread(points: np.ndarray) -> float:
+    """RMS distance of ``(m, 2)`` points from their mean."""
+    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=-1).mean()))
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
@@ -310,8 +349,9 @@ def _metric_rows(keypoint: str, m: dict) -> list[tuple[str, str, float]]:
         return float("nan") if v is None else float(v)
 
     rows = [(keypoint, k, num(m[k])) for k in SCALAR_KEYS]
-    if "mean_px_all" in m:
-        rows.append((keypoint, "mean_px_all", num(m["mean_px_all"])))
+    for key in ("mean_px_all", "spread_ratio"):
+        if key in m:
+            rows.append((keypoint, key, num(m[key])))
     if "mean_px_ci95" in m:
         low, high = m["mean_px_ci95"]
         rows += [

@@ -52,6 +52,8 @@ class FakeAdapter:
         miss_keypoint: Keypoint index missed in ``miss_keypoint_fraction`` of frames, or None.
         train_s: Training wall time in seconds.
         failed_folds: Folds whose job fails (no predictions, status ``failed``).
+        constant: Predict every keypoint at its mean labelled position in every frame (a
+            model that learned nothing), before the noise.
     """
 
     name: str
@@ -62,6 +64,7 @@ class FakeAdapter:
     train_s: float = 60.0
     failed_folds: tuple[int, ...] = ()
     notes: dict = field(default_factory=dict)
+    constant: bool = False
 
 
 DEFAULT_ADAPTERS = (
@@ -207,7 +210,11 @@ def make_fake_run(
                 if failed:
                     continue
                 n, k = test.points.shape[:2]
-                pred = test.points + rng.normal(0, adapter.noise_px, (n, k, 2))
+                centre = np.nanmean(test.points, axis=0, keepdims=True)
+                base = (
+                    np.broadcast_to(centre, test.points.shape) if adapter.constant else test.points
+                )
+                pred = base + rng.normal(0, adapter.noise_px, (n, k, 2))
                 # An unlabelled point still gets a prediction near the animal.
                 pred = np.where(np.isnan(pred), 10.0, pred)
                 missed = rng.random((n, k)) < adapter.miss_fraction

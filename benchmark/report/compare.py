@@ -322,3 +322,50 @@ def still_improving(curves: pd.DataFrame, budget_s: float | None) -> dict[str, f
         if ratios and np.mean(ratios) < STILL_IMPROVING:
             out[str(adapter)] = 1.0 - float(np.mean(ratios))
     return out
+
+
+#: A job's final model "regressed" when its ranking metric is above this multiple of the
+#: best of its own snapshots, and above it by at least :data:`REGRESSED_MIN_PX` (so that
+#: noise between two good models of a few pixels does not count).
+REGRESSED = 1.25
+REGRESSED_MIN_PX = 2.0
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A job whose final model is clearly worse than one of its own snapshots.
+
+    Attributes:
+        fold: The job's fold.
+        seed: The job's seed.
+        snapshot_s: Training seconds of its best snapshot.
+        snapshot_px: That snapshot's ranking metric.
+        final_px: The final model's ranking metric.
+    """
+
+    fold: int
+    seed: int
+    snapshot_s: float
+    snapshot_px: float
+    final_px: float
+
+
+def regressions(curves: pd.DataFrame) -> dict[str, list[Regression]]:
+    """Per adapter, its jobs whose final model is clearly worse than their best snapshot.
+
+    Args:
+        curves: ``curves.csv`` rows of one dataset's finished jobs.
+    """
+    rows = curves[curves["metric"] == CURVE_METRICS[0]]
+    out: dict[str, list[Regression]] = {}
+    for (adapter, fold, seed), job in rows.groupby(["adapter", "fold", "seed"], sort=False):
+        final = job[job["final"].astype(bool)]["value"].astype(float)
+        snaps = job[~job["final"].astype(bool) & np.isfinite(job["value"].astype(float))]
+        if final.empty or snaps.empty or not np.isfinite(final.iloc[-1]):
+            continue
+        best = snaps.loc[snaps["value"].astype(float).idxmin()]
+        end, low = float(final.iloc[-1]), float(best["value"])
+        if end > REGRESSED * low and end - low >= REGRESSED_MIN_PX:
+            point = Regression(int(fold), int(seed), float(best["train_s"]), low, end)
+            out.setdefault(str(adapter), []).append(point)
+    return out

@@ -20,6 +20,7 @@ from benchmark.io.predictions import align_predictions, read_predictions
 from benchmark.metrics import (
     CUTOFF_PREFIX,
     MISS_PENALTY_WORDS,
+    NO_LEARNING_SPREAD,
     RANKING_METRIC,
     metric,
     pck_metric,
@@ -37,6 +38,7 @@ from benchmark.report.compare import (
     leaders,
     rank_adapters,
     rank_groups,
+    regressions,
     still_improving,
 )
 from benchmark.report.load import RunResults, ground_truth, load_run
@@ -406,7 +408,62 @@ def _curve_context(
         "budget": fmt_duration(budget) if budget is not None else None,
         "leaders": _leader_words(summary, at, budget is not None),
         "improving": _improving_words(still_improving(curves, budget)),
+        "regressed": _regressed_words(curves),
     }
+
+
+def _regressed_words(curves: pd.DataFrame) -> str | None:
+    """The jobs whose final model is clearly worse than one of their snapshots, in words."""
+    found = regressions(curves)
+    if not found:
+        return None
+    parts = []
+    for adapter, jobs in found.items():
+        worst = max(jobs, key=lambda r: r.final_px / r.snapshot_px)
+        parts.append(
+            f"{adapter} (fold {worst.fold}, seed {worst.seed}: {fmt_px(worst.final_px)} px at "
+            f"the end against {fmt_px(worst.snapshot_px)} px at "
+            f"{fmt_duration(worst.snapshot_s)}{_more_jobs(len(jobs))})"
+        )
+    return (
+        f"Final model clearly worse than its own snapshot: {_and(parts)}. Training made these "
+        "models worse before the budget ended (overfitting, or an unstable schedule on this "
+        "data); their rank is that of the final model."
+    )
+
+
+def _more_jobs(n: int) -> str:
+    return f"; {n} jobs in all" if n > 1 else ""
+
+
+def learning_flags(overall: pd.DataFrame, curves: pd.DataFrame | None) -> dict[str, list[str]]:
+    """Per adapter, why its rank on this dataset does not show what its framework can do:
+    its predictions barely follow the animal (:data:`NO_LEARNING_SPREAD`), or its final model
+    is clearly worse than one of its snapshots (:func:`regressions`).
+
+    Args:
+        overall: ``metrics.csv`` rows (keypoint ``all``) of the dataset's finished jobs.
+        curves: ``curves.csv`` rows of the same jobs (None: the run has none).
+    """
+    flags: dict[str, list[str]] = {}
+    spread = overall[overall["metric"] == "spread_ratio"]
+    for adapter, rows in spread.groupby("adapter", sort=False):
+        values = rows["value"].astype(float).dropna()
+        stuck = values[values < NO_LEARNING_SPREAD]
+        if len(stuck):
+            of = f" in {len(stuck)} of {len(values)} jobs" if len(values) > 1 else ""
+            flags.setdefault(str(adapter), []).append(
+                f"did not learn at this budget{of} (its predictions move across the test "
+                f"frames {100 * float(stuck.min()):.0f}% as much as the labels)"
+            )
+    for adapter, jobs in (regressions(curves) if curves is not None else {}).items():
+        worst = max(jobs, key=lambda r: r.final_px / r.snapshot_px)
+        flags.setdefault(adapter, []).append(
+            f"final model worse than its snapshot at {fmt_duration(worst.snapshot_s)} "
+            f"({fmt_px(worst.final_px)} px against {fmt_px(worst.snapshot_px)} px"
+            f"{_more_jobs(len(jobs))})"
+        )
+    return flags
 
 
 def _improving_words(improving: dict[str, float]) -> str | None:
@@ -520,6 +577,10 @@ def _dataset_context(
     # Budgets, curves and own cutoffs came together: a run whose jobs record training has them.
     new_style = any(j.training is not None for j in results.jobs if j.status == "done")
 
+    curves_of = None
+    if results.curves is not None:
+        curves_of = _of_jobs(results.curves[results.curves["dataset"] == name], done_keys)
+    flags = learning_flags(overall, curves_of)
     table_metrics = report_metrics(results.thresholds)
     accuracy, timing, summaries, schedules, full_schedules = [], [], [], [], []
     for adapter in order:
@@ -562,8 +623,13 @@ def _dataset_context(
         summaries.append(
             (
                 adapter,
-                describe_adapter(
-                    adapter, m, detection, records, n_failed, _standing(ranking, adapter)
+                "; ".join(
+                    [
+                        *(f"**{flag}**" for flag in flags.get(adapter, [])),
+                        describe_adapter(
+                            adapter, m, detection, records, n_failed, _standing(ranking, adapter)
+                        ),
+                    ]
                 ),
             )
         )
@@ -641,6 +707,7 @@ def _dataset_context(
         "summaries": summaries,
         "ranking": _ranking_context(ranking, results.has_scored_errors),
         "verdict": _verdict_row(name, meta, ranking, results.has_scored_errors, len(done)),
+        "flags": [(adapter, flags[adapter]) for adapter in order if adapter in flags],
         "accuracy": accuracy,
         "accuracy_header": ["adapter", "jobs", "rank", "vs best", *metric_header(table_metrics)],
         "cutoffs": _cutoff_context(results, overall, order, new_style),
@@ -885,6 +952,11 @@ def _render(results: RunResults, out: Path, fig_dir: Path) -> Path:
     ]
     context = {
         "verdict": [ds["verdict"] for ds in datasets],
+        "verdict_flags": [
+            f"on {ds['name']}, {adapter} {_and(found)}"
+            for ds in datasets
+            for adapter, found in ds["flags"]
+        ],
         "ranking_metric": RANKING_LABEL,
         "miss_penalty": MISS_PENALTY_WORDS,
         "budget": _budget_words(results),

@@ -117,7 +117,7 @@ def test_summary_has_exactly_the_documented_keys():
     gt, pred = random_case(3)
     s = summarize(gt, pred, KEYPOINTS)
     scalar = ["n_frames", "n_labeled", "detection_rate", *SCALARS]
-    assert sorted(s) == sorted([*scalar, "pck", "mean_px_ci95", "per_keypoint"])
+    assert sorted(s) == sorted([*scalar, "pck", "mean_px_ci95", "spread_ratio", "per_keypoint"])
     assert list(s["pck"]) == ["2", "5", "10", "20"]
     for per in s["per_keypoint"].values():
         assert sorted(per) == sorted([*scalar, "pck"])
@@ -229,6 +229,7 @@ def test_tidy_rows_names_and_values():
         "rmse_px",
         "p90_px",
         "p95_px",
+        "spread_ratio",
         "mean_px_ci95_low",
         "mean_px_ci95_high",
         "pck@2",
@@ -241,7 +242,8 @@ def test_tidy_rows_names_and_values():
     assert overall["pck@10"] == s["pck"]["10"]
     for name in KEYPOINTS:
         per = {m: v for kp, m, v in rows if kp == name}
-        assert list(per) == [m for m in overall if not m.startswith("mean_px_ci95")]
+        overall_only = ("mean_px_ci95_low", "mean_px_ci95_high", "spread_ratio")
+        assert list(per) == [m for m in overall if m not in overall_only]
     tail = {m: v for kp, m, v in rows if kp == "tail_base"}
     assert tail["n_labeled"] == 0 and math.isnan(tail["mean_px"]) and math.isnan(tail["pck@5"])
     assert all(isinstance(v, float) for _, _, v in rows)
@@ -387,3 +389,21 @@ def test_apply_cutoff_makes_low_scores_misses_and_keeps_the_input() -> None:
     assert np.isnan(cut[0, 0, :2]).all() and (cut[0, 1, :2] == [3.0, 4.0]).all()
     assert cut[0, 0, 2] == 0.1 and pred[0, 0, 0] == 1.0
     np.testing.assert_array_equal(apply_cutoff(pred, None), pred)
+
+
+def test_spread_ratio_tells_a_model_that_follows_the_animal_from_one_that_does_not():
+    from benchmark.metrics import NO_LEARNING_SPREAD, spread_ratio
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 200, (20, 3, 2))  # the animal moves around a 200 px arena
+    gt[3, 1] = np.nan  # unlabelled points are left out
+    follows = gt + rng.normal(0, 3.0, gt.shape)
+    assert spread_ratio(gt, follows) == pytest.approx(1.0, abs=0.1)
+    stuck = np.broadcast_to(np.nanmean(gt, axis=0), gt.shape) + rng.normal(0, 1.0, gt.shape)
+    assert spread_ratio(gt, stuck) < NO_LEARNING_SPREAD
+    # Undetected points are left out too; nothing left, or labels that never move: None.
+    assert spread_ratio(gt, np.full_like(gt, np.nan)) is None
+    assert spread_ratio(np.ones((5, 2, 2)), np.ones((5, 2, 2))) is None
+    summary = summarize(gt, stuck, ["a", "b", "c"], n_boot=0)
+    assert summary["spread_ratio"] == spread_ratio(gt, stuck)
+    assert ("all", "spread_ratio", summary["spread_ratio"]) in tidy_rows(summary)

@@ -224,3 +224,50 @@ def test_still_improving_names_budget_stopped_adapters_whose_error_still_fell() 
     got = still_improving(curves, budget_s=10.0)
     assert list(got) == ["fast"] and got["fast"] == pytest.approx(1 - (0.25 + 0.5) / 2)
     assert still_improving(curves, budget_s=None) == {}
+
+
+def _job_curve(adapter: str, values: list[float], fold: int = 0, seed: int = 0) -> list[dict]:
+    """Curve rows of one job: ``values`` at 30 s, 60 s, ... (the last one the final model)."""
+    return [
+        {
+            "adapter": adapter, "fold": fold, "seed": seed, "epoch": i + 1,
+            "train_s": 30.0 * (i + 1), "final": i == len(values) - 1,
+            "metric": "mean_px_all", "value": v,
+        }
+        for i, v in enumerate(values)
+    ]  # fmt: skip
+
+
+def test_a_final_model_clearly_worse_than_its_best_snapshot_is_a_regression() -> None:
+    from benchmark.report.compare import REGRESSED, Regression, regressions
+
+    curves = pd.DataFrame(
+        _job_curve("worse", [40.0, 12.0, 46.0])  # best snapshot at 60 s, then 46 px at the end
+        + _job_curve("noisy", [40.0, 3.0, 3.5])  # 17% worse but only 0.5 px: noise, not a flag
+        + _job_curve("better", [40.0, 12.0, 8.0])
+        + _job_curve("edge", [40.0, 10.0, 10.0 * REGRESSED])  # exactly at the factor: not above
+        + _job_curve("worse", [20.0, 10.0, 11.0], fold=1)
+    )
+    assert regressions(curves) == {"worse": [Regression(0, 0, 60.0, 12.0, 46.0)]}
+
+
+def test_learning_flags_name_a_stuck_model_and_a_regressed_one() -> None:
+    from benchmark.report.render import learning_flags
+
+    overall = pd.DataFrame(
+        [
+            {"adapter": "stuck", "metric": "spread_ratio", "value": 0.03},
+            {"adapter": "stuck", "metric": "spread_ratio", "value": 0.9},
+            {"adapter": "fine", "metric": "spread_ratio", "value": 0.95},
+        ]
+    )
+    curves = pd.DataFrame(_job_curve("fine", [40.0, 12.0, 46.0]))
+    flags = learning_flags(overall, curves)
+    assert flags == {
+        "stuck": [
+            "did not learn at this budget in 1 of 2 jobs (its predictions move across the "
+            "test frames 3% as much as the labels)"
+        ],
+        "fine": ["final model worse than its snapshot at 60 s (46.00 px against 12.00 px)"],
+    }
+    assert learning_flags(overall[overall["adapter"] == "fine"], None) == {}

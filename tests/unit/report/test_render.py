@@ -365,3 +365,19 @@ def test_the_overlay_names_an_adapter_it_cannot_show(fake_run: Path, tmp_path: P
     md = _section(render_report(run_dir, tmp_path / "r.md").read_text(), "blobs")
     assert "test frames of fold 1" in md
     assert "Not shown: deeplabcut (its predictions file is missing)." in md
+
+
+def test_a_model_that_learned_nothing_is_flagged_in_the_verdict_and_its_summary(
+    tmp_path: Path,
+) -> None:
+    adapters = (FakeAdapter("good", 1.0), FakeAdapter("stuck", 1.0, constant=True))
+    run_dir = make_fake_run(tmp_path / "data", adapters=adapters)
+    md = render_report(run_dir, tmp_path / "r.md").read_text()
+    verdict = md[md.index("## Verdict") : md.index("\n## blobs (")]
+    assert "**Ranks that do not show what a framework can do:** on blobs, stuck did not " in (
+        verdict
+    )
+    assert "on blobs, good" not in verdict
+    summary = _section(md, "blobs")
+    assert "- **stuck**: **did not learn at this budget in 2 of 2 jobs" in summary
+    assert "- **good**: trained" in summary
