@@ -45,7 +45,6 @@ SIDE_WORDS = {"left": "right", "right": "left", "l": "r", "r": "l", "lt": "rt", 
 #: Position letters of two-letter clusters (front, hind, back, middle, top, anterior,
 #: posterior); ``r`` (rear) only before the side letter.
 POSITION_LETTERS = "fhbmtap"
-_OPPOSITE = {"l": "r", "r": "l", "left": "right", "right": "left", "lt": "rt", "rt": "lt"}
 
 _SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 _BOUNDARIES = (
@@ -129,7 +128,7 @@ def _slots(token: _Token) -> list[tuple[int, int, bool]]:
 
 def _flipped(texts: tuple[str, ...], at: int, start: int, end: int) -> tuple[str, ...]:
     t = texts[at]
-    return (*texts[:at], t[:start] + _OPPOSITE[t[start:end]] + t[end:], *texts[at + 1 :])
+    return (*texts[:at], t[:start] + SIDE_WORDS[t[start:end]] + t[end:], *texts[at + 1 :])
 
 
 def name_mirroring(keypoints: Sequence[str]) -> Mirroring:
