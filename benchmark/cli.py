@@ -52,6 +52,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ]
         more = f", and {len(sizes) - 4} more sizes" if len(sizes) > 4 else ""
         print(f"image size  mixed: {', '.join(sizes[:4])}{more}")
+    pairs = summary["flip_pairs"]
+    if pairs:
+        source = "from names" if summary["flip_pairs_source"] == "names" else "declared"
+        print(f"mirroring   {', '.join(f'{a}<->{b}' for a, b in pairs)} ({source})")
+    else:
+        print(f"mirroring   none ({summary['flip_off_reason']})")
     return 0
 
 

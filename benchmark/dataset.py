@@ -18,14 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import InputError
+from benchmark.mirroring import Mirroring, check_pairs, mirroring, pairs_from_names
 
 
 @dataclass(frozen=True)
 class Skeleton:
-    """Ordered keypoint names and the edges between them (pairs of keypoint indices)."""
+    """Ordered keypoint names, the edges between them and the declared left/right pairs.
+
+    Attributes:
+        keypoints: Keypoint names in file order.
+        edges: Pairs of keypoint indices.
+        symmetries: Left/right pairs (keypoint indices) declared by the file or the run
+            config: ``None`` = none declared (pairs are found by name, see
+            :mod:`benchmark.mirroring`), ``()`` = declared none (never mirror).
+    """
 
     keypoints: tuple[str, ...]
     edges: tuple[tuple[int, int], ...] = ()
+    symmetries: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keypoints", tuple(str(k) for k in self.keypoints))
@@ -39,44 +49,54 @@ class Skeleton:
         for a, b in self.edges:
             if not (0 <= a < n and 0 <= b < n):
                 raise ValueError(f"edge ({a}, {b}) refers to a keypoint index outside 0..{n - 1}")
+        if self.symmetries is not None:
+            object.__setattr__(self, "symmetries", check_pairs(self.symmetries, self.keypoints))
 
     @classmethod
     def from_names(
-        cls, keypoints: Sequence[str], edges: Sequence[tuple[str, str]] = ()
+        cls,
+        keypoints: Sequence[str],
+        edges: Sequence[tuple[str, str]] = (),
+        symmetries: Sequence[Sequence[str]] | None = None,
     ) -> Skeleton:
-        """Build a skeleton from keypoint names and edges given as name pairs.
+        """Build a skeleton from keypoint names, edges and left/right pairs given as names.
 
-        Edges naming unknown keypoints are dropped (DeepLabCut configs often keep stale ones).
+        Edges naming unknown keypoints are dropped (DeepLabCut configs often keep stale ones);
+        a pair naming one is an error (ValueError).
         """
         index = {k: i for i, k in enumerate(keypoints)}
         pairs = tuple((index[a], index[b]) for a, b in edges if a in index and b in index)
-        return cls(tuple(keypoints), pairs)
+        sym = None if symmetries is None else pairs_from_names(symmetries, keypoints)
+        return cls(tuple(keypoints), pairs, sym)
 
     @property
     def edge_names(self) -> list[tuple[str, str]]:
         """Edges as pairs of keypoint names."""
         return [(self.keypoints[a], self.keypoints[b]) for a, b in self.edges]
 
-    def flip_pairs(self) -> list[tuple[int, int]]:
-        """Left/right keypoint pairs found by name, used to swap labels when mirroring.
+    @property
+    def symmetry_names(self) -> list[tuple[str, str]] | None:
+        """Declared left/right pairs as names (None when none are declared)."""
+        if self.symmetries is None:
+            return None
+        return [(self.keypoints[a], self.keypoints[b]) for a, b in self.symmetries]
 
-        Matches ``left``/``right`` anywhere in a name (``left_ear``, ``leftear``, ``LeftPaw``)
-        and the ``l_``/``r_`` prefixes and ``_l``/``_r`` suffixes.
+    def with_symmetries(self, symmetries: Sequence[Sequence[str]] | None) -> Skeleton:
+        """The same skeleton with other declared left/right pairs, given as names."""
+        return Skeleton.from_names(self.keypoints, self.edge_names, symmetries)
+
+    def mirroring(self) -> Mirroring:
+        """The left/right pairs a mirror swaps (declared, else by name), or why nothing
+        may mirror (see :mod:`benchmark.mirroring`)."""
+        return mirroring(self.keypoints, self.symmetries)
+
+    def flip_pairs(self) -> list[tuple[int, int]]:
+        """Left/right keypoint pairs to swap when mirroring; empty when nothing may mirror.
+
+        Adapters that mirror frames must not mirror when this is empty;
+        :meth:`mirroring` says why.
         """
-        index = {k.lower(): i for i, k in enumerate(self.keypoints)}
-        pairs: list[tuple[int, int]] = []
-        for name, i in index.items():
-            candidates = [name.replace("left", "right")]
-            if name.startswith("l_"):
-                candidates.append("r_" + name[2:])
-            if name.endswith("_l"):
-                candidates.append(name[:-2] + "_r")
-            for other in candidates:
-                j = index.get(other)
-                if other != name and j is not None:
-                    pairs.append((i, j))
-                    break
-        return pairs
+        return list(self.mirroring().pairs)
 
 
 @dataclass(frozen=True)
@@ -201,10 +221,15 @@ class Dataset:
         )
 
     def with_keypoints(self, names: Sequence[str]) -> Dataset:
-        """The same frames with only the keypoints ``names`` (in that order) and the edges
-        between them."""
+        """The same frames with only the keypoints ``names`` (in that order), the edges
+        between them and the declared left/right pairs (none when one was cut in half)."""
         cols = [self.keypoints.index(n) for n in names]
-        skeleton = Skeleton.from_names(names, self.skeleton.edge_names)
+        declared = self.skeleton.symmetry_names
+        if declared is not None:
+            kept = [p for p in declared if p[0] in names and p[1] in names]
+            # A declared pair cut in half leaves a side without its partner: never mirror.
+            declared = kept if len(kept) == len(declared) else []
+        skeleton = Skeleton.from_names(names, self.skeleton.edge_names, declared)
         return replace(self, skeleton=skeleton, points=self.points[:, cols])
 
     def with_points(self, points: np.ndarray) -> Dataset:
@@ -231,8 +256,12 @@ class Dataset:
 
         ``image_size`` is the common ``[width, height]`` (None when sizes differ);
         ``image_sizes`` lists every size as ``{"size": [w, h], "frames": n}``, most frames first.
+        ``flip_pairs`` are the left/right pairs a mirror would swap (``[left, right]`` names,
+        empty when nothing may mirror, ``flip_off_reason`` then says why) and
+        ``flip_pairs_source`` where they come from (``declared`` or ``names``).
         """
         counts = self.image_size_counts()
+        mirror = self.skeleton.mirroring()
         size = counts[0][0] if len(counts) == 1 else None
         return {
             "name": self.name,
@@ -245,4 +274,7 @@ class Dataset:
             "image_sizes": [{"size": list(wh), "frames": n} for wh, n in counts],
             "species": self.meta.get("species"),
             "synthetic": bool(self.meta.get("synthetic", False)),
+            "flip_pairs": [[self.keypoints[a], self.keypoints[b]] for a, b in mirror.pairs],
+            "flip_pairs_source": mirror.source,
+            "flip_off_reason": mirror.reason or None,
         }

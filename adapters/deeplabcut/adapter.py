@@ -79,7 +79,7 @@ import yaml
 from adapters.base import Adapter, read_notes, write_notes
 from adapters.options import POSITIVE_INT, POSITIVE_INT_OR_NULL, Either, OneOf, Pair, Rule
 from adapters.pretrained import choose_pretrained, hub_unreachable
-from benchmark.dataset import Dataset
+from benchmark.dataset import Dataset, Skeleton
 
 PROJECT = "dlc-project"
 SHUFFLE = 1
@@ -155,6 +155,10 @@ class DeepLabCutAdapter(Adapter):
             # Frozen batch-norm statistics only suit pretrained ones (HRNet configs freeze).
             updates = {"model.backbone.freeze_bn_stats": False, **updates}
         loader.update_model_cfg(updates)  # DLC's own mechanism; saves pytorch_config.yaml
+        hflip = loader.model_cfg.to_dict()["data"]["train"].get("hflip")
+        safe_hflip, mirroring = hflip_setting(hflip, frames.skeleton)
+        if safe_hflip != hflip:
+            loader.update_model_cfg({"data.train.hflip": safe_hflip})
         pose_cfg = loader.model_cfg.to_dict()
         init = None if pretrained else random_init(pose_cfg["model"], loader.model_folder, seed)
 
@@ -189,6 +193,7 @@ class DeepLabCutAdapter(Adapter):
             "batch_size": pose_cfg["train_settings"]["batch_size"],
             "train_crop": [crop["width"], crop["height"]] if crop else None,
             "dlc_test_set": "val" if val is not None and val.n_frames else "first train frame",
+            "mirroring": mirroring,
             "pytorch_config": str(loader.model_config_path.relative_to(project)),
             "snapshot": str(snapshot.relative_to(project)),
             "adapter_config": cfg,
@@ -373,6 +378,29 @@ def pytorch_updates(frames: Dataset, cfg: Mapping[str, Any], seed: int) -> dict[
         updates["data.train.crop_sampling.height"] = int(crop[1])
     updates.update(cfg["pytorch_cfg_updates"])
     return updates
+
+
+def hflip_setting(hflip: Any, skeleton: Skeleton) -> tuple[Any, str]:
+    """DLC's ``data.train.hflip`` made safe, and the notes' ``mirroring`` line.
+
+    DLC's single-animal configs do not flip (``aug_default.yaml`` has no ``hflip``). When a
+    user turns it on (``pytorch_cfg_updates``), DLC would mirror with the ``symmetries`` it
+    is given, or with none (swapping nothing): the harness gives its own pairs instead, with
+    the user's probability, or turns it off when nothing may mirror.
+    """
+    if not hflip:
+        return hflip, "off: DeepLabCut's hflip is off"
+    prob = 0.5  # DLC's default
+    if isinstance(hflip, float):
+        prob = hflip
+    elif isinstance(hflip, Mapping) and "p" in hflip:
+        prob = float(hflip["p"])
+    mirror = skeleton.mirroring()
+    if not mirror.on:
+        return False, mirror.note(skeleton.keypoints)
+    return {"p": prob, "symmetries": [list(p) for p in mirror.pairs]}, mirror.note(
+        skeleton.keypoints
+    )
 
 
 def random_init(model_cfg: Mapping[str, Any], folder: Path, seed: int) -> Path:

@@ -132,7 +132,7 @@ class DeepPoseKitAdapter(Adapter):
             generator,
             downsample_factor=int(config["downsample_factor"]),
             use_graph=bool(config["use_graph"]),
-            augmenter=None,
+            augmenter=None,  # no augmentation, so no mirroring (see mirroring_note)
             sigma=float(config["sigma"]),
             validation_split=0.0,
             random_seed=seed,
@@ -343,6 +343,7 @@ def training_notes(
         "missing_labels_in_frames_used": int((~labeled).sum()),
         "frames_dropped_unlabelled": int((~used).sum()),
         "input_size": [layout.width, layout.height],
+        "mirroring": mirroring_note(train.skeleton),
     }
     if use_graph:
         # An edge with one end labelled and the other not: DeepPoseKit's skeleton map draws
@@ -354,11 +355,19 @@ def training_notes(
     return notes
 
 
+def mirroring_note(skeleton: Skeleton) -> str:
+    """The notes' ``mirroring`` line. Training passes ``augmenter=None``, so DeepPoseKit
+    never mirrors; the swap index its data file holds is the harness's pairs."""
+    return f"off: no augmenter (swap index: {skeleton.mirroring().describe(skeleton.keypoints)})"
+
+
 def skeleton_columns(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
     """DeepPoseKit's ``parent`` and ``swap`` index columns (-1 = none).
 
     Parents come from the edges as a forest (the first keypoint of each connected part is
-    its root); swaps are the left/right pairs found by name.
+    its root); swaps are the harness's left/right pairs (:meth:`Skeleton.flip_pairs`), none
+    at all when nothing may mirror: an augmenter that flips with this index (DeepPoseKit's
+    ``FlipAxis``) must then not be used.
     """
     n = len(skeleton.keypoints)
     neighbours: list[list[int]] = [[] for _ in range(n)]

@@ -245,6 +245,7 @@ class SleapAdapter(Adapter):
             "epochs_run": epochs.done,
             "stopped_by_budget": epochs.stopped,
             "model_selection": "best.ckpt: sleap-nn's lowest val/loss epoch",
+            "mirroring": "off: sleap-nn's flip_p is 0",
             "training_config": "training_config.yaml",
             "train_labels": str(train_path),
             "val_labels": str(val_path),
@@ -368,6 +369,9 @@ def training_config(
             "scale_min": float(scale[0]) if scale else 1.0,
             "scale_max": float(scale[1]) if scale else 1.0,
             "scale_p": 1.0 if scale else 0.0,
+            # Never mirrored (sleap-nn's default too). Were it set, sleap-nn would swap the
+            # skeleton's symmetries, which the written .pkg.slp holds as the harness's pairs.
+            "flip_p": 0.0,
         }
     data_config = get_data_config(
         train_labels_path=[str(train_path)],

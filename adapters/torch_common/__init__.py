@@ -43,7 +43,9 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "scale": 0.5,
     # Augmentation, sampled per training image (set augment False to turn all off).
     "augment": True,
-    "flip": True,  # horizontal mirror, swapping left/right keypoints (Skeleton.flip_pairs)
+    # Horizontal mirror, swapping left/right keypoints; never when no safe pairs are known
+    # (Skeleton.mirroring; the notes say why).
+    "flip": True,
     "rotation": 20.0,  # max degrees either way
     "zoom": 0.15,  # scale factor drawn from [1 - zoom, 1 + zoom]
     "translate": 0.05,  # max shift as a fraction of the input size

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from adapters.base import write_notes
 from adapters.torch_common import MODEL_FILE, WEIGHTS_FILE
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.errors import InputError
@@ -147,12 +148,23 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
 
 
 # ----- augmentation -----
-def flip_permutation(skeleton: Skeleton) -> np.ndarray:
-    """Keypoint order after a mirror: left/right pairs swapped, the rest in place."""
+def flip_permutation(skeleton: Skeleton) -> np.ndarray | None:
+    """Keypoint order after a mirror: left/right pairs swapped, the rest in place; None
+    when nothing may mirror (:meth:`Skeleton.mirroring` says why)."""
+    pairs = skeleton.flip_pairs()
+    if not pairs:
+        return None
     perm = np.arange(len(skeleton.keypoints))
-    for i, j in skeleton.flip_pairs():  # each pair listed once, left first
+    for i, j in pairs:  # each keypoint in one pair at most
         perm[i], perm[j] = j, i
     return perm
+
+
+def mirroring_note(skeleton: Skeleton, config: Mapping[str, Any]) -> str:
+    """The notes' ``mirroring`` line: whether training mirrors frames, and with which pairs."""
+    if not (config["augment"] and config["flip"]):
+        return "off: the flip option is off"
+    return skeleton.mirroring().note(skeleton.keypoints)
 
 
 def augment(
@@ -160,7 +172,7 @@ def augment(
     points: np.ndarray,
     config: Mapping[str, Any],
     rng: np.random.Generator,
-    flip_perm: np.ndarray,
+    flip_perm: np.ndarray | None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Randomly transform a batch: returns normalised images and their moved points.
 
@@ -170,14 +182,15 @@ def augment(
         config: The augmentation options (``flip``, ``rotation``, ``zoom``, ``translate``,
             ``brightness``, ``contrast``).
         rng: Source of all randomness (so a seed fixes the augmentation).
-        flip_perm: Keypoint permutation applied to mirrored images.
+        flip_perm: Keypoint permutation applied to mirrored images; None: never mirror
+            (whatever ``flip`` says), as no left/right pairs are known.
     """
     b, _, h, w = images.shape
     cx, cy = (w - 1) / 2, (h - 1) / 2
     mats = np.empty((b, 3, 3))
     points = points.copy()
     for i in range(b):
-        mirror = bool(config["flip"]) and rng.random() < 0.5
+        mirror = flip_perm is not None and bool(config["flip"]) and rng.random() < 0.5
         angle = math.radians(rng.uniform(-1, 1) * float(config["rotation"]))
         zoom = 1.0 + rng.uniform(-1, 1) * float(config["zoom"])
         tx, ty = rng.uniform(-1, 1, 2) * float(config["translate"]) * np.array([w, h])
@@ -329,6 +342,7 @@ def train(
         "history": history,
     }
     atomic_write_text(model_dir / MODEL_FILE, json.dumps(meta, indent=2))
+    write_notes(model_dir, {"mirroring": mirroring_note(train_set.skeleton, config)})
     return model_dir
 
 

@@ -1,6 +1,7 @@
 """SLEAP label files (``.slp`` / ``.pkg.slp``) through sleap-io: reading and writing.
 
 Only user-labelled instances are read (predictions are ignored), one animal per frame.
+Skeleton symmetries are the file's declared left/right pairs (see :mod:`benchmark.mirroring`).
 Frames stored inside the file (``.pkg.slp``) or in a video are written once as PNGs into
 ``cache_dir()/frames/<sha256 of the file, 16 hex>/`` so every frame has an image path.
 """
@@ -112,6 +113,11 @@ def read_slp(path: Path, *, name: str | None = None) -> tuple[Dataset, tuple[Pat
     names = [n.name for n in skel.nodes]
     index = {n: i for i, n in enumerate(names)}
     edges = [(index[e.source.name], index[e.destination.name]) for e in skel.edges]
+    try:
+        symmetries = slp_symmetries(skel)
+        skeleton = Skeleton(tuple(names), tuple(edges), symmetries)
+    except ValueError as exc:
+        raise InputError(path, f"skeleton symmetries: {exc}") from None
     video_index = {id(v): i for i, v in enumerate(labels.videos)}
 
     rows = []  # (video index, video, frame index, points)
@@ -158,7 +164,7 @@ def read_slp(path: Path, *, name: str | None = None) -> tuple[Dataset, tuple[Pat
     stem = path.name.removesuffix(".slp").removesuffix(".pkg")
     ds = Dataset(
         name=name or stem,
-        skeleton=Skeleton(tuple(names), tuple(edges)),
+        skeleton=skeleton,
         frame_ids=tuple(frame_ids),
         image_paths=tuple(image_paths),
         points=points,
@@ -169,15 +175,30 @@ def read_slp(path: Path, *, name: str | None = None) -> tuple[Dataset, tuple[Pat
     return ds, (path,) * ds.n_frames
 
 
+def slp_symmetries(skeleton) -> tuple[tuple[int, int], ...] | None:
+    """A sleap-io skeleton's symmetries as index pairs; None when it declares none.
+
+    SLEAP has no way to say "no pairs": a skeleton without symmetries is one whose pairs
+    were not declared, so the harness finds them by name.
+    """
+    if not skeleton.symmetries:
+        return None
+    return tuple(skeleton.symmetry_inds)
+
+
 def to_labels(ds: Dataset):
     """The dataset as sleap-io ``Labels``: one user instance per frame on one image-list video.
 
-    NaN points become invisible nodes. Frame ids are kept in ``Labels.provenance``.
+    NaN points become invisible nodes. Frame ids are kept in ``Labels.provenance``. The
+    skeleton's symmetries are the left/right pairs the harness mirrors with (none when
+    nothing may mirror), so a SLEAP flip would swap the same keypoints.
     """
     import sleap_io as sio
 
     skeleton = sio.Skeleton(
-        nodes=list(ds.keypoints), edges=[list(e) for e in ds.skeleton.edge_names]
+        nodes=list(ds.keypoints),
+        edges=[list(e) for e in ds.skeleton.edge_names],
+        symmetries=[list(p) for p in ds.skeleton.flip_pairs()],
     )
     video = sio.Video.from_filename([str(p) for p in ds.image_paths])
     frames = [
@@ -209,4 +230,4 @@ def write_pkg_slp(ds: Dataset, path: Path) -> Path:
     return path
 
 
-__all__ = ["read_slp", "to_labels", "write_pkg_slp"]
+__all__ = ["read_slp", "slp_symmetries", "to_labels", "write_pkg_slp"]

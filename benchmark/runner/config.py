@@ -20,6 +20,7 @@ from adapters.options import (
 )
 from benchmark.errors import InputError, KpbenchError
 from benchmark.metrics import DEFAULT_THRESHOLDS
+from benchmark.mirroring import pairs_from_names
 
 
 def _check(where: str, value: Any, rule: Rule) -> None:
@@ -53,17 +54,47 @@ class DatasetSpec:
             note instead of failing the run.
         split: This dataset's split, instead of the run's (e.g. k folds on the real data
             only); every adapter still gets exactly the same one.
+        flip_pairs: Left/right keypoint pairs (names) swapped when a frame is mirrored,
+            instead of the file's or the name rule's (:mod:`benchmark.mirroring`); ``[]``
+            means never mirror. Checked against the keypoints when the dataset is read.
     """
 
     name: str
     path: str | None = None
     optional: bool = False
     split: SplitSpec | None = None
+    flip_pairs: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         _check_text("a dataset's name", self.name)
         _check_text(f"dataset {self.name!r}: path", self.path, nullable=True)
         _check(f"dataset {self.name!r}: optional", self.optional, _BOOL)
+        if self.flip_pairs is not None:
+            where = f"dataset {self.name!r}: flip_pairs"
+            pairs = self.flip_pairs
+            if not isinstance(pairs, list | tuple) or not all(
+                isinstance(p, list | tuple) and len(p) == 2 for p in pairs
+            ):
+                raise ValueError(
+                    f"{where} must be a list of [left, right] name pairs, not {pairs!r}"
+                )
+            for name in (n for p in pairs for n in p):
+                _check_text(f"{where}: a keypoint name", name)
+            try:  # pairs of themselves, keypoints in two pairs; names are checked on reading
+                pairs_from_names(pairs, sorted({n for p in pairs for n in p}))
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            object.__setattr__(self, "flip_pairs", tuple((a, b) for a, b in pairs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for YAML/JSON (without ``flip_pairs`` when not given, as runs made
+        before the key)."""
+        data = asdict(self)
+        if self.flip_pairs is None:
+            del data["flip_pairs"]
+        else:
+            data["flip_pairs"] = [list(p) for p in self.flip_pairs]
+        return data
 
 
 @dataclass(frozen=True)
@@ -409,7 +440,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for YAML/JSON."""
         data = asdict(self)
-        data["datasets"] = [asdict(d) for d in self.datasets]
+        data["datasets"] = [d.to_dict() for d in self.datasets]
         data["adapters"] = [asdict(a) for a in self.adapters]
         data["seeds"] = list(self.seeds)
         data["thresholds"] = list(self.thresholds)

@@ -40,7 +40,7 @@ from benchmark.records import (
     write_datasets,
     write_record,
 )
-from benchmark.runner.config import RunConfig, SplitSpec, check_adapters
+from benchmark.runner.config import DatasetSpec, RunConfig, SplitSpec, check_adapters
 from benchmark.runner.executors import Executor, Handle, Outcome, WorkerCommand, make_executor
 from benchmark.runner.jobs import Job, job_dir
 from benchmark.runner.lock import LOCK_FILE, check_free, run_lock
@@ -72,6 +72,25 @@ def load_run_dataset(spec_name: str, spec_path: str | None) -> Dataset:
     from benchmark.datasets import load_dataset
 
     return load_dataset(spec_name)
+
+
+def with_config_pairs(ds: Dataset, spec: DatasetSpec) -> Dataset:
+    """``ds`` with the left/right pairs of its config entry (``flip_pairs``), which replace
+    the file's; unchanged when the entry gives none.
+
+    Raises:
+        InputError: ``flip_pairs`` names a keypoint the dataset lacks (the message names the
+            config's dataset entry and the keypoints there are).
+    """
+    if spec.flip_pairs is None:
+        return ds
+    try:
+        skeleton = ds.skeleton.with_symmetries(spec.flip_pairs)
+    except ValueError as exc:
+        raise InputError(
+            ds.source or spec.name, f"run config, dataset {spec.name!r}: flip_pairs: {exc}"
+        ) from None
+    return replace(ds, skeleton=skeleton)
 
 
 def dataset_splits(
@@ -624,6 +643,7 @@ def _load_datasets(
             skipped[spec.name] = str(exc)
             _log(quiet, f"skipping optional dataset {spec.name}: {exc}")
             continue
+        ds = with_config_pairs(ds, spec)  # a config error: raised even for optional ones
         datasets[spec.name] = (ds, dataset_splits(run_dir, config, ds, spec.split))
     return datasets, skipped
 

@@ -44,9 +44,12 @@ from benchmark.resources import peak_rss_mb, set_threads
 
 
 def dataset_to_plain(ds: Dataset, with_labels: bool = True) -> dict[str, Any]:
-    """A JSON-able form of ``ds`` (labels dropped unless ``with_labels``)."""
+    """A JSON-able form of ``ds`` (labels dropped unless ``with_labels``).
+
+    Declared left/right pairs travel as ``symmetries`` (absent when none are declared).
+    """
     points = ds.points if with_labels else np.full_like(ds.points, np.nan)
-    return {
+    plain = {
         "name": ds.name,
         "keypoints": list(ds.keypoints),
         "edges": [list(e) for e in ds.skeleton.edges],
@@ -55,6 +58,9 @@ def dataset_to_plain(ds: Dataset, with_labels: bool = True) -> dict[str, Any]:
         "points": [[[None if np.isnan(v) else float(v) for v in pt] for pt in fr] for fr in points],
         "meta": ds.meta,
     }
+    if ds.skeleton.symmetries is not None:
+        plain["symmetries"] = [list(p) for p in ds.skeleton.symmetries]
+    return plain
 
 
 def dataset_from_plain(data: dict[str, Any]) -> Dataset | None:
@@ -67,7 +73,11 @@ def dataset_from_plain(data: dict[str, Any]) -> Dataset | None:
     )
     return Dataset(
         name=data["name"],
-        skeleton=Skeleton(tuple(data["keypoints"]), tuple(tuple(e) for e in data["edges"])),
+        skeleton=Skeleton(
+            tuple(data["keypoints"]),
+            tuple(tuple(e) for e in data["edges"]),
+            None if data.get("symmetries") is None else tuple(map(tuple, data["symmetries"])),
+        ),
         frame_ids=tuple(data["frame_ids"]),
         image_paths=tuple(Path(p) for p in data["image_paths"]),
         points=points.reshape(len(data["frame_ids"]), len(data["keypoints"]), 2),

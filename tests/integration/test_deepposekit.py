@@ -17,9 +17,8 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.deepposekit.adapter import DeepPoseKitAdapter, skeleton_columns
+from adapters.deepposekit.adapter import DeepPoseKitAdapter
 from benchmark import envs
-from benchmark.dataset import Skeleton
 from benchmark.io.dlc import write_dlc_project
 from benchmark.io.predictions import read_predictions
 from benchmark.runner.config import AdapterSpec, DatasetSpec, RunConfig, SplitSpec
@@ -177,13 +176,3 @@ def test_conformance_in_its_own_environment(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-4000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"n_curve": 4}
-
-
-def test_skeleton_columns_hold_parents_and_left_right_swaps() -> None:
-    sk = Skeleton.from_names(
-        ["snout", "left_ear", "right_ear", "tail"],
-        [("snout", "left_ear"), ("snout", "right_ear"), ("snout", "tail")],
-    )
-    parents, swaps = skeleton_columns(sk)
-    assert parents.tolist() == [-1, 0, 0, 0]
-    assert swaps.tolist() == [-1, 2, 1, -1]

@@ -31,6 +31,25 @@ def test_info_json_on_the_open_field_mouse(capsys, openfield_mouse_dir):
     assert info["n_labeled"] == 464 and info["n_missing"] == 0
     assert info["image_size"] == [640, 480]
     assert info["format"] == "deeplabcut"
+    assert info["flip_pairs"] == [["leftear", "rightear"]]
+    assert info["flip_pairs_source"] == "names" and info["flip_off_reason"] is None
+
+
+def test_info_prints_the_left_right_pairs_or_why_none(capsys, tmp_path):
+    ds = make_blob_dataset(tmp_path / "frames", n_frames=4)
+    write_dlc_project(ds, tmp_path / "proj")
+    code, out, _ = _run(capsys, "info", str(tmp_path / "proj"))
+    assert code == 0
+    assert "mirroring   left_ear<->right_ear (from names)" in out.splitlines()
+    lone = ds.with_keypoints(["snout", "left_ear", "tail_base"])
+    write_dlc_project(lone, tmp_path / "lone")
+    code, out, _ = _run(capsys, "info", str(tmp_path / "lone"))
+    line = "mirroring   none (keypoint 'left_ear' marks a side but has no partner)"
+    assert line in out.splitlines()
+    code, out, _ = _run(capsys, "info", str(tmp_path / "lone"), "--json")
+    info = json.loads(out)
+    assert info["flip_pairs"] == []
+    assert info["flip_off_reason"] == "keypoint 'left_ear' marks a side but has no partner"
 
 
 def test_split_then_evaluate_on_the_open_field_mouse(capsys, tmp_path, openfield_mouse_dir):

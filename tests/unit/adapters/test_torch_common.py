@@ -77,3 +77,14 @@ def test_mirroring_swaps_left_and_right_labels() -> None:
         # After a mirror the "left ear" label is the mirrored right ear: still on the left.
         assert (moved[:, 0, 0] < moved[:, 1, 0]).all()
     assert mirrored_any
+
+
+def test_without_safe_pairs_flip_never_mirrors() -> None:
+    lone = Skeleton(("eyeL", "nose", "tailL"))  # no partners: nothing may mirror
+    assert flip_permutation(lone) is None
+    plain = {"rotation": 0.0, "zoom": 0.0, "translate": 0.0, "flip": True}
+    for seed in range(6):
+        found, moved = _augment_spots(plain, PTS, None, seed)
+        for k in range(3):
+            np.testing.assert_allclose(moved[k], PTS, atol=1e-9)  # nothing moved, no swap
+            np.testing.assert_allclose(found[k], PTS[k], atol=0.5)

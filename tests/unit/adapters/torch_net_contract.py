@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,9 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adapters.base import ConfigError
+from adapters.base import ConfigError, read_notes
 from adapters.torch_common import MODEL_FILE, TorchNetAdapter
-from benchmark.dataset import Dataset
+from benchmark.dataset import Dataset, Skeleton
 from benchmark.images import read_image
 from tests.fixtures import make_blob_dataset
 
@@ -148,6 +149,22 @@ class TorchNetContract:
         pred = adapter.load(model_dir, tmp_path)(test)
         assert pred.shape == (test.n_frames, 4, 3)
         assert all(np.isfinite(p["loss"]) for p in progress)
+
+    def test_notes_say_whether_training_mirrors_and_why_not(self, blobs, tmp_path: Path) -> None:
+        train, _ = blobs
+        config = {**self.fast, "epochs": 1}
+        on = self.adapter_cls().train(train, None, tmp_path / "on", config, seed=0)
+        assert read_notes(on)["mirroring"] == "on: left_ear<->right_ear (from names)"
+        names = ("snout", "eyeL", "eyeR", "tailL")  # tailL: a side without a partner
+        lone = replace(train, skeleton=Skeleton(names, train.skeleton.edges))
+        off = self.adapter_cls().train(lone, None, tmp_path / "off", config, seed=0)
+        assert read_notes(off)["mirroring"] == (
+            "off: keypoint 'tailL' marks a side but has no partner"
+        )
+        unasked = self.adapter_cls().train(
+            train, None, tmp_path / "no", {**config, "flip": False}, 0
+        )
+        assert read_notes(unasked)["mirroring"] == "off: the flip option is off"
 
     def test_same_seed_gives_identical_predictions(self, blobs, tmp_path: Path) -> None:
         train, test = blobs

@@ -20,9 +20,13 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
-def sio_labels(ds, video, frame_inds=None) -> sio.Labels:
+def sio_labels(ds, video, frame_inds=None, symmetries=()) -> sio.Labels:
     """Labels with one user instance per frame of ``ds`` on ``video``, written by sleap-io."""
-    skeleton = sio.Skeleton(list(ds.keypoints), edges=[list(e) for e in ds.skeleton.edge_names])
+    skeleton = sio.Skeleton(
+        list(ds.keypoints),
+        edges=[list(e) for e in ds.skeleton.edge_names],
+        symmetries=[list(p) for p in symmetries],
+    )
     frame_inds = frame_inds or range(ds.n_frames)
     frames = [
         sio.LabeledFrame(video, fi, [sio.Instance.from_numpy(ds.points[i], skeleton)])
@@ -108,6 +112,41 @@ def test_slp_with_video_file(tmp_path, small_dataset):
     assert back.frame_ids == ("clip.mp4/000001.png", "clip.mp4/000003.png", "clip.mp4/000005.png")
     assert back.image_size() == (48, 32)
     np.testing.assert_allclose(back.points, ds.points, atol=1e-6, equal_nan=True)
+
+
+def test_skeleton_symmetries_are_the_declared_pairs(tmp_path, small_dataset):
+    """A file's symmetries win over the name rule; a file without any leaves it to names."""
+    video = sio.Video.from_filename([str(p) for p in small_dataset.image_paths])
+    declared = tmp_path / "src" / "declared.slp"
+    sio.save_slp(
+        sio_labels(small_dataset, video, symmetries=[("tail_base", "snout")]), str(declared)
+    )
+    ds = read_dataset(declared)
+    assert ds.skeleton.symmetries == ((0, 3),)
+    assert ds.skeleton.flip_pairs() == [(0, 3)]
+    plain = tmp_path / "src" / "plain.slp"
+    sio.save_slp(sio_labels(small_dataset, video), str(plain))
+    ds = read_dataset(plain)
+    assert ds.skeleton.symmetries is None
+    assert ds.skeleton.flip_pairs() == [(1, 2)]  # left_ear <-> right_ear, by name
+
+
+def test_a_keypoint_in_two_symmetries_is_refused(tmp_path, small_dataset):
+    video = sio.Video.from_filename([str(p) for p in small_dataset.image_paths])
+    path = tmp_path / "src" / "labels.slp"
+    pairs = [("left_ear", "right_ear"), ("right_ear", "snout")]
+    sio.save_slp(sio_labels(small_dataset, video, symmetries=pairs), str(path))
+    with pytest.raises(InputError, match="'right_ear' is in two left/right pairs") as err:
+        read_dataset(path)
+    assert err.value.path == path.resolve()
+
+
+def test_written_files_declare_the_pairs_the_harness_mirrors_with(tmp_path, small_dataset):
+    path = write_pkg_slp(small_dataset, tmp_path / "train.pkg.slp")
+    assert sio.load_slp(str(path)).skeleton.symmetry_names == [("left_ear", "right_ear")]
+    lone = small_dataset.with_keypoints(["snout", "left_ear", "tail_base"])  # no partner
+    path = write_pkg_slp(lone, tmp_path / "lone.pkg.slp")
+    assert sio.load_slp(str(path)).skeleton.symmetries == []
 
 
 def test_predicted_only_frames_are_skipped(tmp_path, small_dataset):

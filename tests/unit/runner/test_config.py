@@ -112,6 +112,39 @@ def test_bad_budget_or_dataset_split_names_the_key(tmp_path, text, message):
         RunConfig.load(_write(tmp_path, "\n".join(lines) + "\n"))
 
 
+def test_a_datasets_flip_pairs_round_trip_and_are_left_out_when_not_given(tmp_path):
+    path = _write(
+        tmp_path,
+        "datasets: [{name: mouse, path: m, flip_pairs: [[eyeA, eyeB], [pawA, pawB]]},\n"
+        "  {name: fly, path: f, flip_pairs: []}, synthetic-rat]\nadapters: [heatmap]\n",
+    )
+    config = RunConfig.load(path)
+    assert config.datasets[0].flip_pairs == (("eyeA", "eyeB"), ("pawA", "pawB"))
+    assert config.datasets[1].flip_pairs == ()
+    assert config.datasets[2].flip_pairs is None
+    plain = config.to_dict()["datasets"]
+    assert plain[0]["flip_pairs"] == [["eyeA", "eyeB"], ["pawA", "pawB"]]
+    assert "flip_pairs" not in plain[2]  # as in runs made before the key
+    assert RunConfig.from_dict(config.to_dict(), path) == config
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        ("[[a, a]]", "dataset 'd': flip_pairs: left/right pair pairs keypoint 'a' with itself"),
+        ("[[a, b], [c, a]]", "dataset 'd': flip_pairs: keypoint 'a' is in two left/right pairs"),
+        ("[[a, b, c]]", "dataset 'd': flip_pairs must be a list of \\[left, right\\] name pairs"),
+        ("left_ear", "dataset 'd': flip_pairs must be a list"),
+        ("[[a, 3]]", "dataset 'd': flip_pairs: a keypoint name must be non-empty text"),
+    ],
+)
+def test_bad_flip_pairs_name_the_file_and_the_dataset(tmp_path, pairs, message):
+    path = _write(tmp_path, f"datasets: [{{name: d, flip_pairs: {pairs}}}]\nadapters: [heatmap]\n")
+    with pytest.raises(InputError, match=message) as err:
+        RunConfig.load(path)
+    assert err.value.path == path
+
+
 def test_an_executor_entry_round_trips_and_the_cli_kind_overrides_it(tmp_path):
     from benchmark.runner.config import with_executor
 

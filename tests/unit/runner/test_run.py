@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchmark.errors import InputError
 from benchmark.io import read_dataset
 from benchmark.io.predictions import read_predictions
 from benchmark.runner.config import RunConfig
 from benchmark.runner.run import run
+from benchmark.runner.worker import dataset_from_plain, dataset_to_plain
 from benchmark.splits import load_splits
 
 MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
@@ -86,6 +89,38 @@ def test_run_computes_metrics_from_stored_predictions(tmp_path, project):
     assert (metrics["test_dataset"] == metrics["dataset"]).all()
     for name in ("train_s", "train_cpu_s", "load_s", "predict_fps", "peak_rss_mb", "n_params"):
         assert name in set(metrics["metric"])
+
+
+def test_a_datasets_flip_pairs_reach_the_worker(tmp_path, project):
+    """The config's pairs replace the name rule's and travel in the job's dataset."""
+    path = _config(tmp_path, project, [{"name": MEAN, "label": "mean"}])
+    data = yaml.safe_load(path.read_text())
+    data["datasets"][0]["flip_pairs"] = [["tail_base", "snout"]]
+    path.write_text(yaml.safe_dump(data))
+    run_dir = tmp_path / "out"
+    run(RunConfig.load(path), run_dir, quiet=True)
+    spec = json.loads((run_dir / "jobs/blobs__fold0__mean__seed0/spec.json").read_text())
+    assert spec["train"]["symmetries"] == [[3, 0]]
+    assert dataset_from_plain(spec["train"]).skeleton.flip_pairs() == [(3, 0)]
+
+
+def test_flip_pairs_naming_an_unknown_keypoint_stop_the_run_before_it_writes(tmp_path, project):
+    path = _config(tmp_path, project, [{"name": MEAN, "label": "mean"}])
+    data = yaml.safe_load(path.read_text())
+    data["datasets"][0]["flip_pairs"] = [["left_ear", "rightear"]]
+    path.write_text(yaml.safe_dump(data))
+    run_dir = tmp_path / "out"
+    with pytest.raises(InputError, match=r"dataset 'blobs': flip_pairs: .*'rightear'") as err:
+        run(RunConfig.load(path), run_dir, quiet=True)
+    assert "keypoints: snout, left_ear, right_ear, tail_base" in str(err.value)
+    assert not run_dir.exists()
+
+
+def test_the_workers_dataset_keeps_declared_pairs_or_their_absence(blob_dataset):
+    back = dataset_from_plain(dataset_to_plain(blob_dataset))
+    assert back.skeleton == blob_dataset.skeleton and back.skeleton.symmetries is None
+    declared = replace(blob_dataset, skeleton=blob_dataset.skeleton.with_symmetries([]))
+    assert dataset_from_plain(dataset_to_plain(declared)).skeleton.symmetries == ()
 
 
 @pytest.mark.parametrize("mode", ["raise", "segfault"])
