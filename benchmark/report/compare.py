@@ -213,14 +213,7 @@ def budget_points(
         ``at_s`` (the time read), ``epoch``, ``train_s``, ``final`` and each curve metric.
     """
     rows = []
-    for (adapter, fold, seed), job in curves.groupby(["adapter", "fold", "seed"], sort=True):
-        points = (
-            job.groupby(["epoch", "train_s", "final", "metric"])["value"]
-            .first()
-            .unstack("metric")
-            .reset_index()
-            .sort_values(["train_s", "epoch"], kind="stable")
-        )
+    for (adapter, fold, seed), points in _job_points(curves).items():
         final = points[points["final"].astype(bool)]
         total = budget_s or (float(final["train_s"].iloc[-1]) if len(final) else np.nan)
         for fraction in fractions:
@@ -369,3 +362,146 @@ def regressions(curves: pd.DataFrame) -> dict[str, list[Regression]]:
             point = Regression(int(fold), int(seed), float(best["train_s"]), low, end)
             out.setdefault(str(adapter), []).append(point)
     return out
+
+
+# ----------------------------------------------------------------------------- convergence
+#: A job reached its plateau when its error fell by less than this share over the second
+#: half of its training: from its last curve point at or before half its training time to
+#: its final model (``mean_px_all``).
+PLATEAU_MARGIN = 0.10
+#: Time to accuracy: a job is "within 10% of its best" from the first curve point whose
+#: error is at most this multiple of the lowest error on its curve.
+NEAR_BEST = 1.10
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How an adapter's jobs on one dataset ended, read from their learning curves.
+
+    Attributes:
+        plateaued: Its jobs' error fell, on average, less than :data:`PLATEAU_MARGIN` over
+            the second half of their training (None: a job has no point at half its
+            training).
+        stopped_by_budget: Some job ran until the budget (its schedule did not end first).
+        drop: Mean share by which the error fell over the second half of training.
+        half_px: Mean error at half the training time.
+        final_px: Mean error of the final models.
+        final_s: Mean training time of the final models.
+    """
+
+    plateaued: bool | None
+    stopped_by_budget: bool
+    drop: float | None
+    half_px: float | None
+    final_px: float | None
+    final_s: float | None
+
+    @property
+    def still_learning(self) -> bool:
+        """The budget stopped it before its plateau: a larger budget may lower its error."""
+        return self.stopped_by_budget and self.plateaued is False
+
+
+def _job_points(curves: pd.DataFrame) -> dict[tuple[str, int, int], pd.DataFrame]:
+    """Each job's curve as a table: one row per point (in time order), one column per
+    metric."""
+    out = {}
+    for (adapter, fold, seed), job in curves.groupby(["adapter", "fold", "seed"], sort=True):
+        out[(str(adapter), int(fold), int(seed))] = (
+            job.groupby(["epoch", "train_s", "final", "metric"])["value"]
+            .first()
+            .unstack("metric")
+            .reset_index()
+            .sort_values(["train_s", "epoch"], kind="stable")
+        )
+    return out
+
+
+def convergence(curves: pd.DataFrame, budget_s: float | None) -> dict[str, Convergence]:
+    """Per adapter, whether its jobs reached their plateau (:data:`PLATEAU_MARGIN`).
+
+    Args:
+        curves: ``curves.csv`` rows of one dataset's finished jobs.
+        budget_s: The run's training budget (None: every job ended by its own schedule).
+    """
+    metric = CURVE_METRICS[0]
+    # Per job: stopped by the budget, error at half its training, final error, final time.
+    per_adapter: dict[str, list[tuple[bool, float, float, float]]] = {}
+    for (adapter, _, _), points in _job_points(curves).items():
+        if metric not in points.columns:
+            continue
+        final = points[points["final"].astype(bool)]
+        if final.empty:
+            continue
+        end_s, end = float(final["train_s"].iloc[-1]), float(final[metric].iloc[-1])
+        before = points[~points["final"].astype(bool) & (points["train_s"] <= end_s / 2)]
+        before = before[np.isfinite(before[metric].astype(float))]
+        half = float(before[metric].iloc[-1]) if len(before) else np.nan
+        by_budget = budget_s is not None and end_s >= budget_s
+        per_adapter.setdefault(adapter, []).append((by_budget, half, end, end_s))
+    out = {}
+    for adapter, jobs in per_adapter.items():
+        halves = np.array([j[1] for j in jobs], dtype=float)
+        ends = np.array([j[2] for j in jobs], dtype=float)
+        ok = np.isfinite(halves) & np.isfinite(ends) & (halves > 0)
+        drop = float(np.mean(1 - ends[ok] / halves[ok])) if ok.any() else None
+        out[adapter] = Convergence(
+            plateaued=drop < PLATEAU_MARGIN if ok.all() and drop is not None else None,
+            stopped_by_budget=any(j[0] for j in jobs),
+            drop=drop,
+            half_px=float(np.mean(halves[ok])) if ok.any() else None,
+            final_px=float(np.nanmean(ends)) if np.isfinite(ends).any() else None,
+            final_s=float(np.mean([j[3] for j in jobs])),
+        )
+    return out
+
+
+def time_to_accuracy(curves: pd.DataFrame, target_metric: str, target: float) -> pd.DataFrame:
+    """Per adapter, the training time to accuracy, read from its jobs' curves (as MLPerf
+    reports time to a quality target).
+
+    Args:
+        curves: ``curves.csv`` rows of one dataset's finished jobs.
+        target_metric: A curve metric where higher is better (``pck@10``).
+        target: The value it must reach (0.8).
+
+    Returns:
+        One row per adapter: ``near_best_s`` (mean over jobs of the first time its error is
+        within :data:`NEAR_BEST` of its own lowest), ``target_s`` (mean first time the target
+        is reached, NaN unless every job reached it), ``reached`` and ``jobs`` (how many jobs
+        reached it, of how many) and ``best_target`` (the best value of the target metric any
+        of its jobs reached).
+    """
+    metric = CURVE_METRICS[0]
+    rows: dict[str, dict[str, list[float]]] = {}
+    for (adapter, _, _), points in _job_points(curves).items():
+        acc = rows.setdefault(adapter, {"near": [], "target": [], "best": []})
+        if metric in points.columns and np.isfinite(points[metric].astype(float)).any():
+            err = points[metric].astype(float)
+            near = points["train_s"][err <= NEAR_BEST * err.min()]
+            acc["near"].append(float(near.iloc[0]))
+        values = points[target_metric].astype(float) if target_metric in points.columns else None
+        if values is None or not np.isfinite(values).any():
+            acc["target"].append(np.nan)
+            acc["best"].append(np.nan)
+            continue
+        hit = points["train_s"][values >= target]
+        acc["target"].append(float(hit.iloc[0]) if len(hit) else np.inf)
+        acc["best"].append(float(values.max()))
+    out = []
+    for adapter, acc in rows.items():
+        target_s = np.array(acc["target"], dtype=float)
+        reached = int(np.isfinite(target_s).sum())
+        out.append(
+            {
+                "adapter": adapter,
+                "near_best_s": float(np.mean(acc["near"])) if acc["near"] else np.nan,
+                "target_s": float(target_s.mean()) if reached == len(target_s) else np.nan,
+                "reached": reached,
+                "jobs": len(target_s),
+                "best_target": float(np.nanmax(acc["best"])) if np.isfinite(acc["best"]).any()
+                else np.nan,
+            }
+        )  # fmt: skip
+    columns = ["adapter", "near_best_s", "target_s", "reached", "jobs", "best_target"]
+    return pd.DataFrame(out, columns=columns)

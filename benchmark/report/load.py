@@ -122,6 +122,14 @@ class RunResults:
         return tuple(self.run.config.get("thresholds") or DEFAULT_THRESHOLDS)
 
     @property
+    def target_pck(self) -> tuple[float, float]:
+        """The time-to-accuracy table's common target: PCK at T px reaching a share."""
+        value = self.run.config.get("target_pck")
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return float(value[0]), float(value[1])
+        return RunConfig.target_pck
+
+    @property
     def overlay_frames(self) -> int:
         """Test frames per dataset the run config asks the overlay grid to show."""
         value = self.run.config.get("overlay_frames")

@@ -31,15 +31,18 @@ from benchmark.report import figures, studies
 from benchmark.report.compare import (
     CURVE_METRICS,
     FRACTIONS,
+    Convergence,
     Ranking,
     budget_points,
     budget_summary,
+    convergence,
     fold_spread,
     leaders,
     rank_adapters,
     rank_groups,
     regressions,
     still_improving,
+    time_to_accuracy,
 )
 from benchmark.report.load import RunResults, ground_truth, load_run
 from benchmark.report.overlays import overlay_grid
@@ -409,7 +412,57 @@ def _curve_context(
         "leaders": _leader_words(summary, at, budget is not None),
         "improving": _improving_words(still_improving(curves, budget)),
         "regressed": _regressed_words(curves),
+        **_time_to_accuracy_context(curves, order, results.target_pck, budget),
     }
+
+
+def _time_to_accuracy_context(
+    curves: pd.DataFrame,
+    order: list[str],
+    target_pck: tuple[float, float],
+    budget_s: float | None,
+) -> dict:
+    """The time-to-accuracy table: per adapter, when its curve came within 10% of its own
+    best error, when it reached the common PCK target, and whether it plateaued."""
+    threshold, share = target_pck
+    metric = pck_metric(threshold).name
+    target = f"{metric} >= {100 * share:.0f}%"
+    table = time_to_accuracy(curves, metric, share).set_index("adapter")
+    ends = convergence(curves, budget_s)
+    rows = []
+    for adapter in order:
+        if adapter not in table.index:
+            continue
+        row = table.loc[adapter]
+        if np.isfinite(row["target_s"]):
+            to_target = fmt_duration(row["target_s"])
+        elif np.isnan(row["best_target"]):
+            to_target = "— (not measured)"
+        else:
+            reached = f"{int(row['reached'])} of {int(row['jobs'])} jobs"
+            to_target = f"not reached ({reached}; best {fmt_pct(row['best_target'])})"
+        rows.append(
+            [
+                adapter,
+                fmt_duration(row["near_best_s"]),
+                to_target,
+                _plateau_words(ends.get(adapter)),
+            ]
+        )
+    header = ["adapter", "within 10% of its best error", f"to {target}", "plateau"]
+    return {"tta_header": header, "tta_rows": rows, "tta_target": target}
+
+
+def _plateau_words(end: Convergence | None) -> str:
+    """Whether an adapter reached its plateau, in the time-to-accuracy table's words."""
+    if end is None or end.plateaued is None:
+        return "— (no point at half its training)"
+    fell = f"error fell {100 * end.drop:.0f}% over the second half" if end.drop is not None else ""
+    if end.plateaued:
+        return f"reached ({fell})" if fell else "reached"
+    if end.still_learning:
+        return f"**still learning** ({fell})"
+    return f"schedule ended while still learning ({fell})"
 
 
 def _regressed_words(curves: pd.DataFrame) -> str | None:
@@ -581,6 +634,7 @@ def _dataset_context(
     if results.curves is not None:
         curves_of = _of_jobs(results.curves[results.curves["dataset"] == name], done_keys)
     flags = learning_flags(overall, curves_of)
+    provisional = _provisional(ranking, curves_of, results.budget_s, order)
     table_metrics = report_metrics(results.thresholds)
     accuracy, timing, summaries, schedules, full_schedules = [], [], [], [], []
     for adapter in order:
@@ -706,7 +760,11 @@ def _dataset_context(
         "n_done": len(done),
         "summaries": summaries,
         "ranking": _ranking_context(ranking, results.has_scored_errors),
-        "verdict": _verdict_row(name, meta, ranking, results.has_scored_errors, len(done)),
+        "verdict": [
+            *_verdict_row(name, meta, ranking, results.has_scored_errors, len(done)),
+            provisional["status"],
+        ],
+        "provisional": provisional["words"],
         "flags": [(adapter, flags[adapter]) for adapter in order if adapter in flags],
         "accuracy": accuracy,
         "accuracy_header": ["adapter", "jobs", "rank", "vs best", *metric_header(table_metrics)],
@@ -733,6 +791,64 @@ def _data_words(meta: DatasetRecord | None) -> str:
     if meta.synthetic:
         return "synthetic (rendered)"
     return f"real ({meta.species})" if meta.species else "real"
+
+
+def _provisional(
+    ranking: Ranking | None,
+    curves: pd.DataFrame | None,
+    budget_s: float | None,
+    order: list[str],
+) -> dict:
+    """Whether a dataset's verdict is final at this budget, and if not, why, in words.
+
+    The contenders are the best adapter, those not distinguishable from it, and those whose
+    error still fell fast at the end (:func:`still_improving`). The verdict is final when
+    none of them was stopped by the budget before its plateau (:func:`convergence`);
+    otherwise it is provisional, naming each contender still learning, how much its error
+    fell over the second half of its training, and, at the rate of that last doubling of
+    training time, the budget at which it would reach the best's error.
+    """
+    if ranking is None or ranking.best is None or curves is None or curves.empty:
+        return {"status": "—", "words": None}
+    ends = convergence(curves, budget_s)
+    fast = still_improving(curves, budget_s)
+    contenders = [a for a in order if a == ranking.best or a in ranking.ties or a in fast]
+    learning = [a for a in contenders if a in ends and ends[a].still_learning]
+    if not learning:
+        unknown = [a for a in contenders if a in ends and ends[a].plateaued is None]
+        return {"status": "final" if not unknown else "—", "words": None}
+    best = ranking.best
+    parts, budgets = [], []
+    for adapter in learning:
+        end = ends[adapter]
+        fell = f"{100 * end.drop:.0f}%" if end.drop is not None else "?"
+        part = f"{adapter} (its {RANKING_LABEL} fell {fell} over the second half of its training"
+        catch = _catch_up_s(end, ranking.mean.get(best)) if adapter != best else None
+        if catch is not None:
+            budgets.append(catch)
+            part += f"; at that rate it would reach {best}'s error at about {fmt_duration(catch)}"
+        parts.append(part + ")")
+    words = f"still learning when the budget ended: {_and(parts)}."
+    if best in learning:
+        words += f" The best, {best}, is itself still learning: its lead may grow."
+    if budgets:
+        words += f" A budget of about {fmt_duration(max(budgets))} could change the ranking."
+    else:
+        words += " A larger budget could change the ranking."
+    return {"status": "**provisional**", "words": words}
+
+
+def _catch_up_s(end: Convergence, target_px: float | None) -> float | None:
+    """The training time at which ``end``'s error would reach ``target_px`` if it kept
+    falling by the same factor with each doubling of training time as over its last one."""
+    if target_px is None or end.final_px is None or end.half_px is None or not end.final_s:
+        return None
+    rate = end.final_px / end.half_px
+    if not 0 < rate < 1 or target_px <= 0:
+        return None
+    if end.final_px <= target_px:
+        return end.final_s
+    return end.final_s * 2 ** (np.log(target_px / end.final_px) / np.log(rate))
 
 
 def _verdict_row(
@@ -952,6 +1068,7 @@ def _render(results: RunResults, out: Path, fig_dir: Path) -> Path:
     ]
     context = {
         "verdict": [ds["verdict"] for ds in datasets],
+        "provisional": [(ds["name"], ds["provisional"]) for ds in datasets if ds["provisional"]],
         "verdict_flags": [
             f"on {ds['name']}, {adapter} {_and(found)}"
             for ds in datasets

@@ -388,6 +388,8 @@ class RunConfig:
             seeded subset (recorded in the split file), tested on the same test frames.
             The full training set is always run too. None: full training sets only.
         transfer: Cross-dataset tests of the trained models (see :class:`TransferSpec`).
+        target_pck: The common target of the report's time-to-accuracy table: ``[T, share]``,
+            PCK at T px reaching that share (T should be one of ``thresholds``).
     """
 
     name: str
@@ -403,9 +405,22 @@ class RunConfig:
     executor: ExecutorSpec = ExecutorSpec()
     train_sizes: tuple[int | float, ...] | None = None
     transfer: tuple[TransferSpec, ...] = ()
+    target_pck: tuple[float, float] = (10.0, 0.8)
 
     def __post_init__(self) -> None:
         _check_text("name", self.name)
+        target = self.target_pck
+        if (
+            not isinstance(target, tuple | list)
+            or len(target) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in target)
+            or not (target[0] > 0 and 0 < target[1] <= 1)
+        ):
+            raise ValueError(
+                "target_pck must be [T, share]: a threshold in px above 0 and a share in "
+                f"(0, 1], not {target!r}"
+            )
+        object.__setattr__(self, "target_pck", (float(target[0]), float(target[1])))
         for size in self.train_sizes or ():
             if isinstance(size, bool) or not isinstance(size, int | float):
                 raise ValueError(f"train_sizes must be counts or fractions, not {size!r}")
@@ -447,6 +462,7 @@ class RunConfig:
         if not isinstance(self.track_videos, bool):
             data["track_videos"] = list(self.track_videos)
         data["executor"] = self.executor.to_dict()
+        data["target_pck"] = list(self.target_pck)
         if self.train_sizes is None:
             del data["train_sizes"]  # the same resolved config as runs from before the key
         else:
@@ -476,6 +492,7 @@ class RunConfig:
             "executor",
             "train_sizes",
             "transfer",
+            "target_pck",
         }
         try:
             _check_keys(data, known, "run config")
@@ -498,6 +515,7 @@ class RunConfig:
                 executor=executor,
                 train_sizes=_list(data, "train_sizes", []) if "train_sizes" in data else None,
                 transfer=_transfers(data),
+                target_pck=data.get("target_pck", (10.0, 0.8)),
             )
         except ValueError as exc:
             raise InputError(source, str(exc)) from None

@@ -52,8 +52,10 @@ def test_identical_adapters_are_not_distinguishable_and_marked_as_tied(
     pd.testing.assert_series_equal(by["mean"], by["twin"], check_names=False)
 
     md = budget_report.read_text()
-    best, mean_all, median, ties = _rows(md, "## Verdict")["arena"][1:]
+    best, mean_all, median, ties, verdict = _rows(md, "## Verdict")["arena"][1:]
     assert (best, ties) == ("**mean**", "twin")  # equal means: by name
+    assert verdict in ("final", "**provisional**")
+    assert (verdict == "**provisional**") == ("- **Provisional on arena**: " in md)
     expected = _overall(budget_run, "arena")
     expected = expected[expected["metric"] == "mean_px_all"].groupby("adapter")["value"].mean()
     assert mean_all == f"{expected['mean']:.2f}"

@@ -271,3 +271,85 @@ def test_learning_flags_name_a_stuck_model_and_a_regressed_one() -> None:
         "fine": ["final model worse than its snapshot at 60 s (46.00 px against 12.00 px)"],
     }
     assert learning_flags(overall[overall["adapter"] == "fine"], None) == {}
+
+
+def _points(adapter: str, points: list[tuple[float, float, float]], fold: int = 0) -> list[dict]:
+    """Curve rows of one job: ``(train_s, mean_px_all, pck@10)`` per point, the last one
+    the final model."""
+    rows = []
+    for i, (t, px, pck) in enumerate(points):
+        key = {"adapter": adapter, "fold": fold, "seed": 0, "epoch": i + 1, "train_s": t}
+        key["final"] = i == len(points) - 1
+        rows += [{**key, "metric": "mean_px_all", "value": px}]
+        rows += [{**key, "metric": "pck@10", "value": pck}]
+    return rows
+
+
+#: A budget of 120 s; snapshots at 30, 60, 90 s, the final model at 120 s (or earlier).
+CURVES = pd.DataFrame(
+    _points("flat", [(30, 20.0, 0.5), (60, 10.0, 0.85), (90, 9.6, 0.86), (120, 9.5, 0.86)])
+    + _points("falling", [(30, 80.0, 0.1), (60, 40.0, 0.4), (90, 25.0, 0.6), (120, 20.0, 0.7)])
+    + _points("short", [(10, 30.0, 0.2), (20, 15.0, 0.7), (40, 12.0, 0.9)])  # its own schedule
+)
+
+
+def test_convergence_compares_the_final_model_with_half_its_training() -> None:
+    from benchmark.report.compare import convergence
+
+    ends = convergence(CURVES, budget_s=120.0)
+    flat, falling, short = ends["flat"], ends["falling"], ends["short"]
+    # flat: 10.0 px at 60 s, 9.5 px at 120 s: fell 5% (< 10%), the budget stopped it.
+    assert flat.plateaued and flat.stopped_by_budget and not flat.still_learning
+    assert flat.drop == pytest.approx(0.05) and flat.half_px == 10.0 and flat.final_px == 9.5
+    # falling: 40 -> 20 px over its second half: still learning when the budget ended.
+    assert falling.plateaued is False and falling.still_learning
+    assert falling.drop == pytest.approx(0.5)
+    # short ended its own schedule at 40 s (half: 15 px at 20 s, fell 20%): not the budget's.
+    assert short.plateaued is False and not short.stopped_by_budget and not short.still_learning
+    # Without a budget no job was stopped by one.
+    assert not any(e.stopped_by_budget for e in convergence(CURVES, None).values())
+
+
+def test_time_to_accuracy_reads_the_first_point_near_the_best_and_at_the_target() -> None:
+    from benchmark.report.compare import time_to_accuracy
+
+    table = time_to_accuracy(CURVES, "pck@10", 0.8).set_index("adapter")
+    # Within 10% of its own best (9.5 px -> 10.45 px): flat first at 60 s.
+    assert table.loc["flat", "near_best_s"] == 60.0 and table.loc["flat", "target_s"] == 60.0
+    # falling reaches 22 px (20 px * 1.1) only with its final model; never PCK@10 80%.
+    assert table.loc["falling", "near_best_s"] == 120.0
+    assert np.isnan(table.loc["falling", "target_s"]) and table.loc["falling", "reached"] == 0
+    assert table.loc["falling", "best_target"] == 0.7
+    assert table.loc["short", "target_s"] == 40.0
+    # A metric the curves do not hold is not measured.
+    missing = time_to_accuracy(CURVES, "pck@3", 0.8).set_index("adapter")
+    assert np.isnan(missing.loc["flat", "best_target"])
+
+
+def test_a_verdict_is_provisional_while_a_contender_is_still_learning() -> None:
+    from types import SimpleNamespace
+
+    from benchmark.report.compare import convergence
+    from benchmark.report.render import _catch_up_s, _provisional
+
+    # flat is best and falling is not distinguishable from it.
+    tied = SimpleNamespace(best="flat", ties=["falling"], mean={"flat": 9.5, "falling": 20.0})
+    order = ["flat", "falling", "short"]
+    out = _provisional(tied, CURVES, 120.0, order)
+    assert out["status"] == "**provisional**"
+    # falling halves its error with each doubling (40 -> 20 px): 9.5 px after
+    # log(9.5 / 20) / log(0.5) = 1.07 more doublings, at 120 * 2**1.07 = 252 s.
+    catch = _catch_up_s(convergence(CURVES, 120.0)["falling"], 9.5)
+    assert catch == pytest.approx(120 * 2 ** (np.log(9.5 / 20) / np.log(0.5)))
+    assert (
+        "falling (its mean px (all) fell 50% over the second half of its training; at "
+        in (out["words"])
+    )
+    assert "A budget of about 4.2 min could change the ranking." in out["words"]
+
+    clear = SimpleNamespace(best="flat", ties=[], mean=tied.mean)  # falling clearly worse
+    flat_only = CURVES[CURVES["adapter"] != "falling"]
+    assert _provisional(clear, flat_only, 120.0, ["flat", "short"]) == {
+        "status": "final",
+        "words": None,
+    }
