@@ -239,3 +239,20 @@ def test_a_merge_key_may_be_overridden(tmp_path):
     )
     config = RunConfig.load(path)
     assert config.adapters[1].config == {"epochs": 5, "filters": 8}
+
+
+@pytest.mark.parametrize("value", ["10", [10], [10, 80], [0, 0.8], [True, 0.8]])
+def test_a_bad_target_pck_names_the_file(tmp_path, value):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"datasets: [synthetic-rat]\nadapters: [heatmap]\ntarget_pck: {value!r}\n")
+    with pytest.raises(InputError, match=r"bad\.yaml: target_pck must be \[T, share\]"):
+        RunConfig.load(path)
+
+
+def test_target_pck_defaults_to_pck10_of_80_percent_and_round_trips(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text("datasets: [synthetic-rat]\nadapters: [heatmap]\n")
+    assert RunConfig.load(path).target_pck == (10.0, 0.8)
+    path.write_text("datasets: [synthetic-rat]\nadapters: [heatmap]\ntarget_pck: [5, 0.5]\n")
+    config = RunConfig.load(path)
+    assert config.target_pck == (5.0, 0.5) and config.to_dict()["target_pck"] == [5.0, 0.5]
