@@ -5,13 +5,15 @@ says too little, a rule in ``option_rules``. :func:`check_options` applies both:
 must have its default's type (an ``int`` default takes integers, a ``float`` default any
 number, a ``bool`` default only true/false, a ``str`` default only text, and so on), and an
 option with a rule must satisfy it. Rules are small frozen dataclasses with a ``problem``
-method that says what is wrong with a value, or None.
+method that says what is wrong with a value, or None. The resolved options remember which
+of them the user gave (:class:`ResolvedOptions`), for adapters that fill the others from the
+data rather than from their defaults.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +22,26 @@ from benchmark.errors import KpbenchError
 
 class ConfigError(KpbenchError, ValueError):
     """An adapter's configuration has unknown keys or invalid values (user input: exit 2)."""
+
+
+class ResolvedOptions(dict[str, Any]):
+    """An adapter's resolved options, and which of them were given (the rest are defaults).
+
+    Attributes:
+        given: The options the user's config set; by default every key (a plain mapping's
+            options all count as given).
+    """
+
+    def __init__(self, values: Any = (), given: Iterable[str] | None = None) -> None:
+        super().__init__(values)
+        self.given = frozenset(self if given is None else given)
+
+
+def given_options(config: Mapping[str, Any] | None) -> frozenset[str]:
+    """The options ``config`` sets: a resolved config's ``given``, else all its keys."""
+    if isinstance(config, ResolvedOptions):
+        return config.given
+    return frozenset(config or {})
 
 
 class Rule(Protocol):
@@ -186,23 +208,24 @@ def check_options(
     defaults: Mapping[str, Any],
     rules: Mapping[str, Rule],
     config: Mapping[str, Any] | None,
-) -> dict[str, Any]:
+) -> ResolvedOptions:
     """``defaults`` overlaid with ``config``, every value checked.
 
     Args:
         adapter: Adapter name, for messages.
         defaults: Every option and its default.
         rules: Rules for options whose default's type is not enough.
-        config: The user's options.
+        config: The user's options (or options resolved before, whose ``given`` is kept).
 
     Returns:
-        The resolved options.
+        The resolved options; their ``given`` are the options the user set.
 
     Raises:
         ConfigError: An unknown option (with a did-you-mean) or a value an option does not
             accept; the message names the adapter, the option and the value.
     """
-    config = dict(config or {})
+    given = given_options(config)
+    config = {k: v for k, v in (config or {}).items() if k in given}
     for key in config:
         if key not in defaults:
             close = difflib.get_close_matches(key, list(defaults), n=1)
@@ -211,10 +234,9 @@ def check_options(
             raise ConfigError(
                 f"adapter {adapter!r}: unknown option {key!r}{hint}; known options: {known}"
             )
-    resolved = {**defaults, **config}
     for key, value in config.items():
         rule = rules.get(key) or _type_rule(defaults[key])
         problem = rule.problem(value) if rule is not None else None
         if problem is not None:
             raise ConfigError(f"adapter {adapter!r}: option {key!r} {problem}, not {value!r}")
-    return resolved
+    return ResolvedOptions({**defaults, **config}, given=config)

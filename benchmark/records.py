@@ -145,7 +145,9 @@ class WorkerResult:
             to the job folder (absolute only for a model outside it).
         timing: Measured times and memory.
         model: Parameter count and size on disk.
-        adapter_config: The adapter's resolved options.
+        adapter_config: The options the adapter trained with: the resolved options, or
+            its notes' ``adapter_config`` when it has one (an adapter may choose options
+            from the data, e.g. SLEAP's recommended ones).
         framework_version: Version of the wrapped framework.
         notes: What the adapter recorded about training (``kpbench_notes.json``).
         environment: Interpreter, torch, device and framework versions of the worker.

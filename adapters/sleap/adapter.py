@@ -49,6 +49,17 @@ peak's score is then <= 0. The ``peak_threshold`` option (sleap-nn's default 0.2
 predictor's ``score_cutoff``: SLEAP's own cutoff, which the harness applies as a second set
 of metrics (what sleap-nn itself would report as not found).
 
+Configured for the data. With ``recommend: true`` (the default) ``train`` asks sleap-nn's own
+config generator (``sleap_nn.config_generator``, what ``sleap-nn config labels.slp`` runs) for
+its recommendation on the written ``train.pkg.slp``, before the training clock starts:
+input scale and sigma from the image and animal sizes, the UNet's receptive field
+(``max_stride``) and width from the animal size, and the rotation range for an unknown camera
+view (see :func:`recommend_options`). Options the run config gives win; the recommendation
+fills the others, in place of the adapter's defaults. The notes record ``recommended`` (the
+values), ``overridden`` (each given option whose value differs: ``{recommended, used}``), a
+one-line ``recommendation`` and, as ``adapter_config``, the options trained with.
+``recommend: false`` trains with the defaults and records none of it.
+
 Weights. sleap-nn's UNet has no pretrained weights. ConvNeXt and Swin-T can start from
 torchvision's ImageNet weights: ``pretrained: auto`` uses them when they are in torch's hub
 cache, or downloads them unless ``HF_HUB_OFFLINE`` is set (then random init); ``true``
@@ -81,7 +92,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from adapters.base import Adapter, ConfigError, read_notes, write_notes
-from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Pair, Rule
+from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Pair, Rule, given_options
 from adapters.pretrained import choose_pretrained
 from benchmark.dataset import Dataset
 
@@ -91,7 +102,11 @@ if TYPE_CHECKING:
 DATA_DIR = "sleap_data"
 MODEL_DIR = "sleap_model"
 BACKBONES = ("unet", "convnext", "swint")
-POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64)
+POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64, 128)
+#: The options sleap-nn's config generator recommends from the data (``recommend: true``);
+#: the last three only for the UNet backbone.
+RECOMMENDED = ("input_scale", "sigma", "rotation", "max_stride", "filters", "filters_rate")
+UNET_ONLY = ("max_stride", "filters", "filters_rate")
 # torchvision ImageNet weights sleap-nn loads for each backbone (tiny variants).
 IMAGENET_WEIGHTS = {"convnext": "ConvNeXt_Tiny_Weights", "swint": "Swin_T_Weights"}
 # Without val frames, sleap-nn validates on this many train frames (a full pass over the
@@ -100,6 +115,23 @@ MAX_TRAIN_AS_VAL = 16
 #: The peak threshold sleap-nn predicts with: every node's global peak, whatever its value
 #: (0 would still drop maps with no positive value); ``peak_threshold`` is ``score_cutoff``.
 PREDICT_PEAK_THRESHOLD = float("-inf")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A training job set up for sleap-nn (:meth:`SleapAdapter.prepare`).
+
+    Attributes:
+        config: The adapter options trained with.
+        sleap_config: sleap-nn's training config built from them.
+        model_dir: The run folder sleap-nn will write.
+        notes: The notes known before training (see the module docstring).
+    """
+
+    config: dict[str, Any]
+    sleap_config: DictConfig
+    model_dir: Path
+    notes: dict[str, Any]
 
 
 class SleapAdapter(Adapter):
@@ -129,6 +161,9 @@ class SleapAdapter(Adapter):
             (see the module docstring).
         device: ``cpu``, ``auto`` (CUDA when available) or ``cuda``.
         predict_batch_size: frames per inference batch.
+        recommend: take sleap-nn's recommendation from the training frames for the options
+            not given (input_scale, sigma, rotation and the UNet's max_stride, filters and
+            filters_rate; see the module docstring); false: the defaults above.
     """
 
     name: ClassVar[str] = "sleap"
@@ -155,6 +190,7 @@ class SleapAdapter(Adapter):
         "pretrained": "auto",
         "device": "cpu",
         "predict_batch_size": 8,
+        "recommend": True,
     }
 
     option_rules: ClassVar[Mapping[str, Rule]] = {
@@ -181,8 +217,7 @@ class SleapAdapter(Adapter):
     def resolve_config(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
         """Defaults overlaid with ``config``, checked, strides consistent."""
         cfg = super().resolve_config(config)
-        if cfg["output_stride"] > cfg["max_stride"]:
-            raise ConfigError("adapter 'sleap': output_stride must not exceed max_stride")
+        _check_strides(cfg)
         return cfg
 
     # ----- training -----
@@ -195,6 +230,30 @@ class SleapAdapter(Adapter):
         seed: int,
     ) -> Path:
         """Write ``train``/``val`` as ``.pkg.slp`` files and train sleap-nn on them."""
+        setup = self.prepare(train, val, workdir, config, seed)
+        epochs = _train_sleap_nn(self, setup.sleap_config, setup.config["epochs"], setup.model_dir)
+        if not (setup.model_dir / "best.ckpt").is_file():
+            raise RuntimeError(f"sleap-nn finished without writing {setup.model_dir / 'best.ckpt'}")
+        notes = {
+            **setup.notes,
+            "epochs_run": epochs.done,
+            "stopped_by_budget": epochs.stopped,
+            "adapter_config": setup.config,
+        }
+        write_notes(setup.model_dir, notes)
+        return setup.model_dir
+
+    def prepare(
+        self,
+        train: Dataset,
+        val: Dataset | None,
+        workdir: Path,
+        config: Mapping[str, Any],
+        seed: int,
+    ) -> Setup:
+        """What ``train`` does before sleap-nn trains: the ``.pkg.slp`` files written, the
+        options chosen (sleap-nn's recommendation for those not given) and sleap-nn's
+        training config built."""
         from benchmark.io.sleap import write_pkg_slp
 
         cfg = self.resolve_config(config)
@@ -215,6 +274,9 @@ class SleapAdapter(Adapter):
             validation = f"{val_used.n_frames} of the train frames (no val frames given)"
         train_path = write_pkg_slp(train_used, data_dir / "train.pkg.slp")
         val_path = write_pkg_slp(val_used, data_dir / "val.pkg.slp")
+        recommendation: dict[str, Any] = {}
+        if cfg["recommend"]:
+            cfg, recommendation = apply_recommendation(cfg, recommend_options(train_path, cfg))
 
         pretrained, why = resolve_pretrained(cfg)
         sleap_cfg = training_config(
@@ -226,10 +288,6 @@ class SleapAdapter(Adapter):
             seed=seed,
             pretrained=pretrained,
         )
-        epochs = _train_sleap_nn(self, sleap_cfg, cfg["epochs"], model_dir)
-
-        if not (model_dir / "best.ckpt").is_file():
-            raise RuntimeError(f"sleap-nn finished without writing {model_dir / 'best.ckpt'}")
         n_given = train.n_frames + (val.n_frames if val is not None else 0)
         notes = {
             "model_type": "single_instance",
@@ -242,17 +300,14 @@ class SleapAdapter(Adapter):
             "dropped_unlabelled_frames": n_given
             - train_used.n_frames
             - (val_used.n_frames if validation == "val frames" else 0),
-            "epochs_run": epochs.done,
-            "stopped_by_budget": epochs.stopped,
             "model_selection": "best.ckpt: sleap-nn's lowest val/loss epoch",
             "mirroring": "off: sleap-nn's flip_p is 0",
             "training_config": "training_config.yaml",
             "train_labels": str(train_path),
             "val_labels": str(val_path),
-            "adapter_config": cfg,
+            **recommendation,
         }
-        write_notes(model_dir, notes)
-        return model_dir
+        return Setup(dict(cfg), sleap_cfg, model_dir, notes)
 
     # ----- prediction -----
     def load(self, model_dir: Path, workdir: Path, snapshot: Path | None = None) -> SleapPredictor:
@@ -344,6 +399,103 @@ def _fill(out: np.ndarray, batch: Any, first: int) -> None:
 
 
 # ----- sleap-nn configuration -----
+def _check_strides(cfg: Mapping[str, Any]) -> None:
+    if cfg["output_stride"] > cfg["max_stride"]:
+        raise ConfigError("adapter 'sleap': output_stride must not exceed max_stride")
+
+
+def recommend_options(labels_path: Path, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """sleap-nn's recommended options for the frames in ``labels_path``.
+
+    sleap-nn's ``ConfigGenerator.from_slp(labels_path).auto()`` (what ``sleap-nn config``
+    runs), camera view unknown: ``input_scale`` from the image size, ``sigma`` from the
+    largest animal, ``rotation`` the view-unknown range, and for the UNet its receptive
+    field and width (``max_stride``, ``filters``, ``filters_rate``). Its batch size (a GPU
+    memory rule), epochs and learning rate are not taken. ``max_stride`` is sleap-nn's rule
+    at the input scale trained with: the largest of the chosen UNet's stride (16, or 32
+    for its large-receptive-field UNet), the stride for the average animal's size and the
+    smallest stride whose receptive field covers the largest animal.
+
+    Args:
+        labels_path: The training frames (``.slp`` or ``.pkg.slp``).
+        cfg: The resolved options: the backbone, and the input scale when it was given.
+
+    Returns:
+        The recommended value of each option of :data:`RECOMMENDED` that applies to the
+        backbone.
+    """
+    from sleap_nn.config_generator import ConfigGenerator
+    from sleap_nn.config_generator.architecture_estimates import (
+        compute_max_stride_for_animal_size,
+        recommend_default_max_stride,
+    )
+
+    generator = ConfigGenerator.from_slp(str(labels_path)).auto()
+    rec, stats = generator.recommend(), generator.stats
+    unet = generator.build().model_config.backbone_config.unet
+    scale = cfg["input_scale"] if "input_scale" in given_options(cfg) else rec.input_scale
+    max_stride = max(
+        32 if rec.backbone == "unet_large_rf" else 16,  # as in ConfigGenerator.auto
+        recommend_default_max_stride(stats.avg_bbox_diagonal, scale),
+        compute_max_stride_for_animal_size(stats.max_bbox_size * scale),
+    )
+    options = {
+        "input_scale": float(rec.input_scale),
+        "sigma": float(rec.sigma),
+        "rotation": float(max(abs(a) for a in rec.rotation_range)),
+        "max_stride": int(max_stride),
+        "filters": int(unet.filters),
+        "filters_rate": float(unet.filters_rate),
+    }
+    if cfg["backbone"] != "unet":
+        options = {k: v for k, v in options.items() if k not in UNET_ONLY}
+    return options
+
+
+def apply_recommendation(
+    cfg: Mapping[str, Any], recommended: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The options to train with, and the notes that say how they were chosen.
+
+    Options the run config gave win; ``recommended`` fills the others.
+
+    Args:
+        cfg: The resolved options (their ``given`` says which the run config set).
+        recommended: sleap-nn's recommendation (:func:`recommend_options`).
+
+    Returns:
+        The options, and the notes ``recommended``, ``overridden`` (each given option
+        whose value differs from the recommendation: ``{"recommended": r, "used": u}``)
+        and ``recommendation`` (the two in one line).
+
+    Raises:
+        ConfigError: The recommended ``max_stride`` is below a given ``output_stride``.
+    """
+    given = given_options(cfg)
+    used = {**cfg, **{k: v for k, v in recommended.items() if k not in given}}
+    _check_strides(used)
+    overridden = {
+        k: {"recommended": v, "used": cfg[k]}
+        for k, v in recommended.items()
+        if k in given and cfg[k] != v
+    }
+    line = "sleap-nn recommended " + _words(recommended)
+    if "max_stride" in recommended and used["input_scale"] != recommended["input_scale"]:
+        line += f" (max_stride for input_scale {used['input_scale']})"
+    line += (
+        "; the run config set " + _words({k: o["used"] for k, o in overridden.items()})
+        if overridden
+        else "; all used"
+    )
+    notes = {"recommended": dict(recommended), "overridden": overridden, "recommendation": line}
+    return used, notes
+
+
+def _words(options: Mapping[str, Any]) -> str:
+    """``input_scale 1.0, sigma 7.5``."""
+    return ", ".join(f"{key} {value}" for key, value in options.items())
+
+
 def training_config(
     cfg: Mapping[str, Any],
     *,

@@ -48,7 +48,6 @@ from benchmark.report.load import RunResults, ground_truth, load_run
 from benchmark.report.overlays import overlay_grid
 from benchmark.report.summary import (
     MISS_FLAG,
-    compact,
     describe_adapter,
     device_words,
     ending_words,
@@ -64,6 +63,7 @@ from benchmark.report.summary import (
     fmt_signed_px,
     md_table,
     metric_header,
+    notes_summary,
     options,
     report_metrics,
     schedule_summary,
@@ -696,7 +696,7 @@ def _dataset_context(
                 adapter,
                 ", ".join(versions) or "—",
                 " / ".join(schedule_summary(c) for c in configs) or "—",
-                " / ".join(compact(n, NOTES_CHARS) for n in notes) or "—",
+                " / ".join(notes_summary(n, NOTES_CHARS) for n in notes) or "—",
             ]
         )
         if configs or notes:

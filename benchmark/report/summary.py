@@ -20,6 +20,10 @@ SUMMARY_KEYS = (
     "lr",
     "learning_rate",
 )
+#: A note that an adapter writes as one line for the schedules table, and the notes it sums
+#: up: what the framework recommended from the data and what the run config overrode.
+HEADLINE_NOTE = "recommendation"
+HEADLINE_DETAILS = ("recommended", "overridden")
 MISS_NOTE = 0.10  # mention a keypoint in words when it is missed this often
 MISS_FLAG = 0.50  # flag a keypoint in tables when it is detected less often than this
 
@@ -127,6 +131,18 @@ def compact(mapping: Mapping | None, limit: int | None = 160) -> str:
         return "—"
     text = ", ".join(f"{key}={value}" for key, value in options(mapping))
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def notes_summary(notes: Mapping | None, limit: int) -> str:
+    """An adapter's notes for a table cell: its ``recommendation`` line in full, then the
+    other notes (less the ``recommended`` and ``overridden`` it sums up) shortened to
+    ``limit`` chars."""
+    notes = notes or {}
+    if HEADLINE_NOTE not in notes:
+        return compact(notes, limit)
+    skip = (HEADLINE_NOTE, *HEADLINE_DETAILS)
+    rest = {key: value for key, value in notes.items() if key not in skip}
+    return str(notes[HEADLINE_NOTE]) + (f"; {compact(rest, limit)}" if rest else "")
 
 
 def schedule_summary(config: Mapping | None, limit: int = 70) -> str:

@@ -153,6 +153,7 @@ def run_job(spec: dict[str, Any]) -> WorkerResult:
     transfer_errors = _predict_transfers(predictor, spec, progress)
     del predictor
     curve = _predict_snapshots(adapter, model_dir, workdir, test, clock, spec, progress)
+    notes = read_notes(model_dir)
     job_folder = Path(spec["predictions_path"]).parent.resolve()
     stored_dir = model_dir.resolve()
     if stored_dir.is_relative_to(job_folder):
@@ -161,9 +162,9 @@ def run_job(spec: dict[str, Any]) -> WorkerResult:
         model_dir=str(stored_dir),
         timing=timing,
         model=ModelInfo(**adapter.model_info(model_dir)),
-        adapter_config=config,
+        adapter_config=dict(notes.get("adapter_config") or config),
         framework_version=adapter_cls.version(),
-        notes=read_notes(model_dir),
+        notes=notes,
         environment={**_environment(), **adapter_cls.environment_info()},
         training=TrainingInfo(
             budget_s=budget_s,

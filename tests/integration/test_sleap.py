@@ -97,6 +97,33 @@ def test_trains_on_exactly_the_split(trained: dict[str, Any]) -> None:
     assert notes["epochs_run"] == CONFIG["epochs"]
 
 
+def test_given_options_override_sleap_nns_recommendation(trained: dict[str, Any]) -> None:
+    """sleap-nn trained with the options CONFIG gives, its recommendation filling the rest
+    (rotation 15 is its choice for an unknown view), and the notes say which it overrode."""
+    from omegaconf import OmegaConf
+
+    model_dir: Path = trained["model_dir"]
+    notes = read_notes(model_dir)
+    assert notes["recommended"] == {
+        "input_scale": 1.0,
+        "sigma": 2.5,
+        "rotation": 15.0,
+        "max_stride": 16,
+        "filters": 32,
+        "filters_rate": 1.5,
+    }
+    assert notes["overridden"] == {
+        "sigma": {"recommended": 2.5, "used": 2.0},
+        "max_stride": {"recommended": 16, "used": 8},
+        "filters": {"recommended": 32, "used": 8},
+    }
+    written = OmegaConf.load(model_dir / "training_config.yaml")
+    unet = written.model_config.backbone_config.unet
+    assert (unet.filters, unet.max_stride) == (8, 8)
+    assert written.model_config.head_configs.single_instance.confmaps.sigma == 2.0
+    assert notes["adapter_config"] == {**SleapAdapter.resolve_config(CONFIG), "rotation": 15.0}
+
+
 def test_every_epoch_goes_through_the_training_clock(trained: dict[str, Any]) -> None:
     """One ``end_epoch`` per epoch, with the epoch's own losses as sleap-nn logged them.
 

@@ -11,7 +11,9 @@ from adapters.options import (
     Number,
     OneOf,
     Pair,
+    ResolvedOptions,
     check_options,
+    given_options,
 )
 from benchmark.errors import KpbenchError
 from benchmark.registry import load_class, registered
@@ -53,6 +55,21 @@ def test_good_values_are_kept(option, value) -> None:
 def test_unknown_option_gets_a_suggestion_and_is_a_kpbench_error() -> None:
     with pytest.raises(KpbenchError, match=r"unknown option 'epoch' \(did you mean 'epochs'\?\)"):
         check_options("x", DEFAULTS, RULES, {"epoch": 3})
+
+
+def test_resolved_options_remember_what_was_given() -> None:
+    """Defaults fill the rest, and resolving again (as adapters do in ``train``) keeps
+    knowing which options the user set, even one set to its default's value."""
+    resolved = check_options("x", DEFAULTS, RULES, {"epochs": 40, "net": "b"})
+    assert resolved == {**DEFAULTS, "epochs": 40, "net": "b"}
+    assert resolved.given == {"epochs", "net"}
+    again = check_options("x", DEFAULTS, RULES, resolved)
+    assert again == resolved and again.given == {"epochs", "net"}
+    assert check_options("x", DEFAULTS, RULES, None).given == frozenset()
+    # A plain mapping's options all count as given, and so do those of a copy that lost
+    # track (dataclasses.asdict rebuilds a mapping from its items).
+    assert given_options({"lr": 1.0}) == {"lr"}
+    assert ResolvedOptions(resolved.items()).given == set(DEFAULTS)
 
 
 def test_number_bounds_are_described_and_enforced() -> None:

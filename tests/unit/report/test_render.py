@@ -187,6 +187,27 @@ def test_schedule_cell_is_short_and_every_option_is_listed_below(
     assert "- **heatmap** schedule: `epochs=40`, `batch_size=8`" in details
 
 
+def test_schedules_table_says_what_was_recommended_and_overridden(
+    fake_run: Path, tmp_path: Path
+) -> None:
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    line = "sleap-nn recommended input_scale 1.0, sigma 7.5; the run config set input_scale 0.25"
+    for job_json in run_dir.glob("jobs/blobs__*__sleap__*/job.json"):
+        record = json.loads(job_json.read_text())
+        record["notes"] = {
+            "model_type": "single_instance",
+            "recommended": {"input_scale": 1.0, "sigma": 7.5},
+            "overridden": {"input_scale": {"recommended": 1.0, "used": 0.25}},
+            "recommendation": line,
+        }
+        job_json.write_text(json.dumps(record))
+    section = _section(render_report(run_dir, tmp_path / "r.md").read_text(), "blobs")
+    assert _table(section, "Schedules and notes")["sleap"][2] == (
+        line + "; model_type=single_instance"
+    )
+    assert "`overridden.input_scale.used=0.25`" in section  # every note, below the table
+
+
 def test_rerendering_gives_identical_markdown(
     fake_run: Path, rendered: Path, tmp_path: Path
 ) -> None:

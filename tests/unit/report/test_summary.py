@@ -20,6 +20,7 @@ from benchmark.report.summary import (
     fmt_px,
     fmt_signed_px,
     md_table,
+    notes_summary,
     schedule_summary,
 )
 
@@ -44,6 +45,24 @@ def test_compact_flattens_and_shortens() -> None:
     assert compact({}) == "—"
     assert len(compact({"k": "x" * 500})) == 160
     assert compact({"k": "x" * 500}, limit=None) == "k=" + "x" * 500
+
+
+def test_notes_lead_with_the_recommendation_line() -> None:
+    line = (
+        "sleap-nn recommended input_scale 1.0, sigma 7.5; the run config set input_scale 0.25,"
+        " sigma 2.5"
+    )
+    notes = {
+        "backbone": "unet",
+        "recommended": {"input_scale": 1.0, "sigma": 7.5},
+        "overridden": {"input_scale": {"recommended": 1.0, "used": 0.25}},
+        "recommendation": line,
+        "epochs_run": 3,
+    }
+    assert notes_summary(notes, 80) == line + "; backbone=unet, epochs_run=3"
+    assert notes_summary({"recommendation": line}, 80) == line
+    assert notes_summary({"backbone": "unet"}, 80) == compact({"backbone": "unet"}, 80)
+    assert notes_summary({}, 80) == "—"
 
 
 def test_schedule_summary_names_model_epochs_batch_and_learning_rate() -> None:
