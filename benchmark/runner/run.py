@@ -27,7 +27,7 @@ import yaml
 
 from benchmark import __version__
 from benchmark.dataset import Dataset
-from benchmark.errors import DiskFullError, InputError, KpbenchError, SubmitError
+from benchmark.errors import InputError, KpbenchError, SubmitError
 from benchmark.paths import atomic_write_text, sha256_file
 from benchmark.records import (
     DatasetRecord,
@@ -680,7 +680,7 @@ def run(config: RunConfig, run_dir: Path, *, quiet: bool = False) -> pd.DataFram
             new_folder = False
         try:
             return _run_held(config, run_dir, executor, manifest, datasets, skipped, quiet)
-        except (OSError, DiskFullError):
+        except (OSError, KpbenchError):  # this process holds the folder: none other uses it
             if new_folder and not (run_dir / MANIFEST).is_file():  # full disk at the start
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
