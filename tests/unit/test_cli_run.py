@@ -145,20 +145,8 @@ def test_ctrl_c_stops_the_worker_and_the_run_resumes(project, elsewhere, sig):
     # Epoch 1 ends after 4 s, epoch 2 after 8 s: Ctrl-C comes between the two.
     adapters = [{"name": MEAN, "label": "mean", "config": {"epochs": 2, "sleep_s": 8.0}}]
     config = _config(elsewhere, project, adapters)
-    env = {**os.environ, "PYTHONPATH": str(code_root())}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmark.cli", "run", str(config), "--out", "run"],
-        cwd=elsewhere,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _run_until_first_epoch(elsewhere, config)
     progress = elsewhere / "run" / "jobs" / "blobs__fold0__mean__seed0" / "progress.json"
-    deadline = time.monotonic() + 120
-    while "epoch" not in (progress.read_text() if progress.is_file() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None, "the job never started"
-        time.sleep(0.2)
     worker_pid = _worker_pid(proc.pid)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -172,6 +160,26 @@ def test_ctrl_c_stops_the_worker_and_the_run_resumes(project, elsewhere, sig):
     rerun = _kpbench(elsewhere, "run", str(config), "--out", "run", timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads((progress.parent / "job.json").read_text())["status"] == "done"
+
+
+def _run_until_first_epoch(cwd: Path, config: Path) -> subprocess.Popen:
+    """``kpbench run CONFIG --out run`` started in ``cwd``, once its (first) job has finished
+    an epoch."""
+    env = {**os.environ, "PYTHONPATH": str(code_root())}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmark.cli", "run", str(config), "--out", "run"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    progress = cwd / "run" / "jobs" / "blobs__fold0__mean__seed0" / "progress.json"
+    deadline = time.monotonic() + 120
+    while "epoch" not in (progress.read_text() if progress.is_file() else ""):
+        assert time.monotonic() < deadline and proc.poll() is None, "the job never started"
+        time.sleep(0.2)
+    return proc
 
 
 def _worker_pid(runner_pid: int) -> int:
@@ -199,21 +207,8 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_the_first_finishes(proje
     # A second terminal (or a resubmitted cluster job) on the same --out while a job trains.
     adapters = [{"name": MEAN, "label": "mean", "config": {"epochs": 2, "sleep_s": 6.0}}]
     config = _config(elsewhere, project, adapters)
-    env = {**os.environ, "PYTHONPATH": str(code_root())}
-    first = subprocess.Popen(
-        [sys.executable, "-m", "benchmark.cli", "run", str(config), "--out", "run"],
-        cwd=elsewhere,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = _run_until_first_epoch(elsewhere, config)
     job = elsewhere / "run" / "jobs" / "blobs__fold0__mean__seed0"
-    deadline = time.monotonic() + 120
-    progress = job / "progress.json"
-    while "epoch" not in (progress.read_text() if progress.is_file() else ""):
-        assert time.monotonic() < deadline and first.poll() is None, "the job never started"
-        time.sleep(0.2)
     second = _kpbench(elsewhere, "run", str(config), "--out", "run")
     assert second.returncode == 2
     assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr

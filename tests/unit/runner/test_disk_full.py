@@ -18,21 +18,7 @@ import pytest
 import yaml
 
 from benchmark.paths import code_root
-
-MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
-FAILING = "tests.adapters_for_tests:FailingAdapter"
-
-
-def _config(folder: Path, project: Path, adapters: list) -> Path:
-    data = {
-        "name": "t",
-        "datasets": [{"name": "blobs", "path": str(project)}],
-        "adapters": adapters,
-        "threads": 1,
-    }
-    path = folder / "run.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+from tests.unit.runner.test_run import FAILING, MEAN, _config
 
 
 def _kpbench(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
