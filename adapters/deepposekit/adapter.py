@@ -9,7 +9,8 @@ Training follows DeepPoseKit's own workflow: the frames are written to its HDF5 
 (``images``, ``annotations``, ``annotated``, ``skeleton``) with a skeleton CSV (``name``,
 ``parent``, ``swap``), read back with ``DataGenerator``, fed through ``TrainingGenerator`` to a
 model class, saved with ``model.save`` and reloaded with ``deepposekit.models.load_model``.
-Frames are scaled down (longest side at most ``max_size``) and padded at the right and
+Frames are scaled down (longest side at most ``max_size``, raised where the labels need it:
+:mod:`benchmark.resolution`) and padded at the right and
 bottom to a multiple of 32 pixels, which every DeepPoseKit model class accepts.
 
 Missing labels are written as DeepPoseKit's own annotator writes a keypoint marked "not
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +40,7 @@ from adapters.base import Adapter, write_notes
 from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.paths import atomic_write_text
+from benchmark.resolution import Resolution, input_resolution
 
 MODELS = ("StackedDenseNet", "StackedHourglass", "LEAP", "DeepLabCut")
 MODEL_FILE = "model.h5"
@@ -57,6 +60,9 @@ class DeepPoseKitAdapter(Adapter):
         "batch_size": 8,
         "learning_rate": 1e-3,
         "max_size": 160,  # longest image side fed to the network (frames are scaled down)
+        # Raise max_size when the labels need it (small or close keypoints;
+        # benchmark.resolution: the same rule for every adapter that scales frames down).
+        "resolution_from_data": True,
         "downsample_factor": 2,  # confidence maps at 1/2**k of the input; LEAP forces 0
         "sigma": 5.0,  # Gaussian radius of the confidence maps, in network-input pixels
         "use_graph": True,  # also learn the skeleton's edges (DeepPoseKit's default)
@@ -121,7 +127,7 @@ class DeepPoseKitAdapter(Adapter):
 
         data_dir = workdir / "deepposekit"
         data_dir.mkdir(parents=True, exist_ok=True)
-        layout = Layout.fit(train, int(config["max_size"]))
+        layout, resolution = fit_layout(train, config)
         data_path = data_dir / "annotations.h5"
         used = write_dpk_data(train, layout, data_path, data_dir / "skeleton.csv")
         n_used = int(used.sum())
@@ -189,6 +195,8 @@ class DeepPoseKitAdapter(Adapter):
         )
         model.save(str(model_dir / MODEL_FILE))
         notes = training_notes(train, used, name, layout, bool(config["use_graph"]))
+        if resolution is not None:
+            notes["resolution"] = resolution.note()
         write_notes(model_dir, notes)
         return model_dir
 
@@ -329,6 +337,18 @@ def write_dpk_data(train: Dataset, layout: Layout, h5_path: Path, csv_path: Path
         )
     atomic_write_text(csv_path, "\n".join(lines) + "\n")
     return used
+
+
+def fit_layout(train: Dataset, config: Mapping[str, Any]) -> tuple[Layout, Resolution | None]:
+    """The network input for ``train``: ``max_size``, raised where the labels need it
+    (:mod:`benchmark.resolution`, with the largest frame's scale as the profile's), unless
+    ``resolution_from_data`` is off (then no :class:`Resolution`)."""
+    max_size, resolution = int(config["max_size"]), None
+    if config["resolution_from_data"]:
+        longest = max(max(size) for size in train.image_sizes())
+        resolution = input_resolution(train, min(1.0, max_size / longest))
+        max_size = max(max_size, math.ceil(resolution.scale * longest))
+    return Layout.fit(train, max_size), resolution
 
 
 def training_notes(

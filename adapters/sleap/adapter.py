@@ -92,9 +92,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from adapters.base import Adapter, ConfigError, read_notes, write_notes
-from adapters.options import POSITIVE, POSITIVE_INT, Number, OneOf, Pair, Rule, given_options
+from adapters.options import (
+    POSITIVE,
+    POSITIVE_INT,
+    Number,
+    OneOf,
+    Pair,
+    ResolvedOptions,
+    Rule,
+    given_options,
+)
 from adapters.pretrained import choose_pretrained
 from benchmark.dataset import Dataset
+from benchmark.resolution import input_resolution
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -164,6 +174,9 @@ class SleapAdapter(Adapter):
         recommend: take sleap-nn's recommendation from the training frames for the options
             not given (input_scale, sigma, rotation and the UNet's max_stride, filters and
             filters_rate; see the module docstring); false: the defaults above.
+        resolution_from_data: raise a given ``input_scale`` (or, without ``recommend``,
+            the default) where the labels need it, by the rule every adapter that scales
+            frames down shares (:mod:`benchmark.resolution`); false: use it as given.
     """
 
     name: ClassVar[str] = "sleap"
@@ -191,6 +204,7 @@ class SleapAdapter(Adapter):
         "device": "cpu",
         "predict_batch_size": 8,
         "recommend": True,
+        "resolution_from_data": True,
     }
 
     option_rules: ClassVar[Mapping[str, Rule]] = {
@@ -274,6 +288,15 @@ class SleapAdapter(Adapter):
             validation = f"{val_used.n_frames} of the train frames (no val frames given)"
         train_path = write_pkg_slp(train_used, data_dir / "train.pkg.slp")
         val_path = write_pkg_slp(val_used, data_dir / "val.pkg.slp")
+        resolution = None
+        if cfg["resolution_from_data"] and (
+            "input_scale" in given_options(cfg) or not cfg["recommend"]
+        ):
+            # Before the recommendation, which sizes the receptive field for this scale.
+            resolution = input_resolution(train_used, float(cfg["input_scale"]))
+            cfg = ResolvedOptions(
+                {**cfg, "input_scale": resolution.scale}, given=given_options(cfg)
+            )
         recommendation: dict[str, Any] = {}
         if cfg["recommend"]:
             cfg, recommendation = apply_recommendation(cfg, recommend_options(train_path, cfg))
@@ -307,6 +330,8 @@ class SleapAdapter(Adapter):
             "val_labels": str(val_path),
             **recommendation,
         }
+        if resolution is not None:
+            notes["resolution"] = resolution.note()
         return Setup(dict(cfg), sleap_cfg, model_dir, notes)
 
     # ----- prediction -----

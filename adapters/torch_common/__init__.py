@@ -41,6 +41,9 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # None it is the largest training frame times `scale`, rounded up to a multiple of 32.
     "input_size": None,
     "scale": 0.5,
+    # Raise `scale` when the labels need it (small or close keypoints; benchmark.resolution:
+    # the same rule for every adapter that scales frames down). Never with input_size.
+    "resolution_from_data": True,
     # Augmentation, sampled per training image (set augment False to turn all off).
     "augment": True,
     # Horizontal mirror, swapping left/right keypoints; never when no safe pairs are known

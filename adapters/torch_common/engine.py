@@ -32,6 +32,7 @@ from benchmark.dataset import Dataset, Skeleton
 from benchmark.errors import InputError
 from benchmark.images import read_image
 from benchmark.paths import atomic_path, atomic_write_text
+from benchmark.resolution import input_resolution
 
 if TYPE_CHECKING:
     from adapters.torch_common import TorchNetAdapter
@@ -277,6 +278,11 @@ def train(
     spec = model_spec(adapter.model_module)
     if train_set.n_labeled == 0:
         raise InputError(train_set.source or train_set.name, "no labelled keypoints to train on")
+    notes: dict[str, Any] = {}
+    if config["resolution_from_data"] and not config.get("input_size"):
+        resolution = input_resolution(train_set, float(config["scale"]))
+        config = {**config, "scale": resolution.scale}
+        notes["resolution"] = resolution.note()
     size = input_size(train_set.image_sizes(), config)
     epochs, batch_size = int(config["epochs"]), int(config["batch_size"])
     use_val = val_set is not None and val_set.n_labeled > 0
@@ -342,7 +348,7 @@ def train(
         "history": history,
     }
     atomic_write_text(model_dir / MODEL_FILE, json.dumps(meta, indent=2))
-    write_notes(model_dir, {"mirroring": mirroring_note(train_set.skeleton, config)})
+    write_notes(model_dir, {**notes, "mirroring": mirroring_note(train_set.skeleton, config)})
     return model_dir
 
 

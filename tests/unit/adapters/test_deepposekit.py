@@ -1,9 +1,20 @@
-"""The DeepPoseKit adapter's pieces that need no TensorFlow: its skeleton columns and notes."""
+"""The DeepPoseKit adapter's pieces that need no TensorFlow: its skeleton columns, notes and
+network input size."""
 
 from __future__ import annotations
 
-from adapters.deepposekit.adapter import mirroring_note, skeleton_columns
-from benchmark.dataset import Skeleton
+from pathlib import Path
+
+import numpy as np
+
+from adapters.deepposekit.adapter import (
+    DeepPoseKitAdapter,
+    fit_layout,
+    mirroring_note,
+    skeleton_columns,
+)
+from benchmark.dataset import Dataset, Skeleton
+from tests.fixtures import make_blob_dataset
 
 EDGES = [("snout", "left_ear"), ("snout", "right_ear"), ("snout", "tail")]
 
@@ -25,3 +36,23 @@ def test_declared_pairs_win_and_a_side_without_a_partner_swaps_nothing() -> None
     assert mirroring_note(lone) == (
         "off: no augmenter (swap index: none (keypoint 'tailL' marks a side but has no partner))"
     )
+
+
+def test_max_size_is_raised_where_small_close_keypoints_need_it(tmp_path: Path) -> None:
+    """Discs 5-6 px apart on frames of two sizes (longest side 320): 160 px would show them
+    about 3 px apart, so the shared rule raises the input to its bound, twice the scale."""
+    a = make_blob_dataset(tmp_path / "a", n_frames=4, size=(320, 240), seed=1)
+    b = make_blob_dataset(tmp_path / "b", n_frames=4, size=(240, 320), seed=2, video="v2")
+    mixed = Dataset(
+        name="mixed",
+        skeleton=a.skeleton,
+        frame_ids=a.frame_ids + b.frame_ids,
+        image_paths=a.image_paths + b.image_paths,
+        points=np.concatenate([a.points, b.points]),
+    )
+    config = DeepPoseKitAdapter.resolve_config({})
+    layout, resolution = fit_layout(mixed, config)
+    assert resolution is not None and resolution.base == 0.5 and resolution.scale == 1.0
+    assert (layout.max_size, layout.width, layout.height) == (320, 320, 320)
+    kept, none = fit_layout(mixed, {**config, "resolution_from_data": False})
+    assert none is None and (kept.max_size, kept.width, kept.height) == (160, 160, 160)

@@ -72,9 +72,10 @@ def test_options_not_given_are_sleap_nns_recommendation(rat: Dataset, tmp_path: 
 
 def test_given_options_win_and_are_recorded(rat: Dataset, tmp_path: Path) -> None:
     """As in `make bench`: the worker resolves the run config's options before ``train``,
-    and sigma 2.5 is also the adapter's default, yet it counts as given."""
+    and sigma 2.5 is also the adapter's default, yet it counts as given. (The resolution
+    rule is off here; the next test has it on.)"""
     given = {"input_scale": 0.25, "sigma": 2.5, "filters": 32}
-    config = SleapAdapter.resolve_config(given)
+    config = SleapAdapter.resolve_config({**given, "resolution_from_data": False})
     setup = SleapAdapter().prepare(rat, None, tmp_path, config, 0)
     told = _told(setup.sleap_config)
     assert {k: told[k] for k in given} == given
@@ -90,6 +91,32 @@ def test_given_options_win_and_are_recorded(rat: Dataset, tmp_path: Path) -> Non
         "the run config set input_scale 0.25, sigma 2.5"
     )
     assert setup.config == {**setup.config, **given, "max_stride": 16}
+    assert "resolution" not in setup.notes
+
+
+def test_a_given_input_scale_is_raised_where_the_labels_need_it(
+    rat: Dataset, tmp_path: Path
+) -> None:
+    """The rule every adapter that scales frames down shares (benchmark.resolution): on the
+    synthetic rat a quarter scale is too small, and sleap-nn is told the raised scale, with
+    the receptive field recommended for it."""
+    from benchmark.resolution import input_resolution
+
+    expected = input_resolution(rat, 0.25)
+    assert expected.raised
+    config = SleapAdapter.resolve_config({"input_scale": 0.25})
+    setup = SleapAdapter().prepare(rat, None, tmp_path, config, 0)
+    assert (
+        _told(setup.sleap_config)["input_scale"] == setup.config["input_scale"] == (expected.scale)
+    )
+    assert setup.notes["resolution"] == expected.note()
+    assert setup.notes["overridden"]["input_scale"] == {
+        "recommended": 1.0,
+        "used": expected.scale,
+    }
+    assert f"max_stride for input_scale {expected.scale}" in setup.notes["recommendation"]
+    # Not given: sleap-nn's recommendation decides, and the rule is not applied on top.
+    assert "resolution" not in SleapAdapter().prepare(rat, None, tmp_path / "r", {}, 0).notes
 
 
 def test_recommend_false_is_the_defaults(rat: Dataset, tmp_path: Path) -> None:

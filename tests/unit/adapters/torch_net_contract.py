@@ -177,16 +177,37 @@ class TorchNetContract:
         assert not np.array_equal(runs[0], runs[2], equal_nan=True)
 
     def test_frames_of_different_sizes_train(self, tmp_path: Path) -> None:
-        a = make_blob_dataset(tmp_path / "a", n_frames=6, size=(64, 48), seed=1)
-        b = make_blob_dataset(tmp_path / "b", n_frames=6, size=(48, 64), seed=2, video="v2")
-        mixed = Dataset(
-            name="mixed",
-            skeleton=a.skeleton,
-            frame_ids=a.frame_ids + b.frame_ids,
-            image_paths=a.image_paths + b.image_paths,
-            points=np.concatenate([a.points, b.points]),
-        )
+        mixed = mixed_sizes(tmp_path, (64, 48), (48, 64))
         adapter = self.adapter_cls()
         model_dir = adapter.train(mixed, None, tmp_path / "w", {**self.fast, "epochs": 1}, 0)
         pred = adapter.predict(model_dir, mixed, tmp_path)
         assert pred.shape == (12, 4, 3)
+
+    def test_small_close_keypoints_raise_the_input_resolution(self, tmp_path: Path) -> None:
+        # Discs 5-6 px apart on frames of two sizes, a 13 px "animal": at a quarter scale
+        # the rule (benchmark.resolution) raises the scale to its bound, 0.5.
+        mixed = mixed_sizes(tmp_path, (256, 192), (192, 256))
+        config = {**self.fast, "epochs": 1, "scale": 0.25}
+        adapter = self.adapter_cls()
+        raised = adapter.train(mixed, None, tmp_path / "raised", config, 0)
+        meta = json.loads((raised / MODEL_FILE).read_text())
+        assert meta["input_size"] == [128, 128]
+        assert read_notes(raised)["resolution"].startswith("input scale raised from 0.25 to 0.5")
+        assert adapter.predict(raised, mixed, tmp_path).shape == (12, 4, 3)
+        as_given = {**config, "resolution_from_data": False}
+        kept = adapter.train(mixed, None, tmp_path / "kept", as_given, 0)
+        assert json.loads((kept / MODEL_FILE).read_text())["input_size"] == [64, 64]
+        assert "resolution" not in read_notes(kept)
+
+
+def mixed_sizes(folder: Path, size_a: tuple[int, int], size_b: tuple[int, int]) -> Dataset:
+    """Six blob frames of ``size_a`` and six of ``size_b`` in one dataset."""
+    a = make_blob_dataset(folder / "a", n_frames=6, size=size_a, seed=1)
+    b = make_blob_dataset(folder / "b", n_frames=6, size=size_b, seed=2, video="v2")
+    return Dataset(
+        name="mixed",
+        skeleton=a.skeleton,
+        frame_ids=a.frame_ids + b.frame_ids,
+        image_paths=a.image_paths + b.image_paths,
+        points=np.concatenate([a.points, b.points]),
+    )
