@@ -122,6 +122,11 @@ class RunResults:
         return tuple(self.run.config.get("thresholds") or DEFAULT_THRESHOLDS)
 
     @property
+    def description(self) -> str:
+        """The run config's one line on what the run shows ("" when none)."""
+        return str(self.run.config.get("description") or "")
+
+    @property
     def target_pck(self) -> tuple[float, float]:
         """The time-to-accuracy table's common target: PCK at T px reaching a share."""
         value = self.run.config.get("target_pck")

@@ -1079,6 +1079,7 @@ def _render(results: RunResults, out: Path, fig_dir: Path) -> Path:
         "budget": _budget_words(results),
         "has_budget": results.budget_s is not None,
         "name": results.name,
+        "description": results.description,
         "created": results.run.created,
         "hardware": _hardware(results),
         **_job_count_context(results),

@@ -388,6 +388,8 @@ class RunConfig:
             seeded subset (recorded in the split file), tested on the same test frames.
             The full training set is always run too. None: full training sets only.
         transfer: Cross-dataset tests of the trained models (see :class:`TransferSpec`).
+        description: One line the report prints under its title: what the run shows (e.g.
+            "a quick look: how fast each framework starts learning"). Not part of a job.
         target_pck: The common target of the report's time-to-accuracy table: ``[T, share]``,
             PCK at T px reaching that share (T should be one of ``thresholds``).
     """
@@ -406,9 +408,13 @@ class RunConfig:
     train_sizes: tuple[int | float, ...] | None = None
     transfer: tuple[TransferSpec, ...] = ()
     target_pck: tuple[float, float] = (10.0, 0.8)
+    description: str = ""
 
     def __post_init__(self) -> None:
         _check_text("name", self.name)
+        if not isinstance(self.description, str) or "\n" in self.description.strip():
+            raise ValueError(f"description must be one line of text, not {self.description!r}")
+        object.__setattr__(self, "description", self.description.strip())
         target = self.target_pck
         if (
             not isinstance(target, tuple | list)
@@ -493,6 +499,7 @@ class RunConfig:
             "train_sizes",
             "transfer",
             "target_pck",
+            "description",
         }
         try:
             _check_keys(data, known, "run config")
@@ -516,6 +523,7 @@ class RunConfig:
                 train_sizes=_list(data, "train_sizes", []) if "train_sizes" in data else None,
                 transfer=_transfers(data),
                 target_pck=data.get("target_pck", (10.0, 0.8)),
+                description=data.get("description") or "",
             )
         except ValueError as exc:
             raise InputError(source, str(exc)) from None

@@ -557,7 +557,7 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- the run
 #: Config keys that do not change any job: a run can be resumed with new values (the
 #: executor only says where the jobs run).
-NON_JOB_KEYS = ("track_videos", "overlay_frames", "executor", "target_pck")
+NON_JOB_KEYS = ("track_videos", "overlay_frames", "executor", "target_pck", "description")
 #: The run's manifest; a folder holding one (written by kpbench) is a run directory.
 MANIFEST = "run.json"
 DATASETS_JSON = "datasets.json"

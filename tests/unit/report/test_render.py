@@ -215,6 +215,22 @@ def test_rerendering_gives_identical_markdown(
     assert again.read_text() == rendered.read_text()
 
 
+def test_the_run_configs_description_is_printed_under_the_title(
+    fake_run: Path, rendered: Path, tmp_path: Path
+) -> None:
+    assert rendered.read_text().split("\n", 2)[1] == ""  # no description: nothing added
+    run_dir = shutil.copytree(fake_run, tmp_path / "run")
+    manifest = json.loads((run_dir / "run.json").read_text())
+    manifest["config"]["description"] = "A quick look: how fast each framework starts learning."
+    (run_dir / "run.json").write_text(json.dumps(manifest))
+    lines = render_report(run_dir, tmp_path / "r.md").read_text().splitlines()
+    assert lines[:3] == [
+        f"# kpbench report: {load_run(run_dir).name}",
+        "",
+        "> A quick look: how fast each framework starts learning.",
+    ]
+
+
 def test_real_species_is_named(fake_run: Path, tmp_path: Path) -> None:
     run_dir = shutil.copytree(fake_run, tmp_path / "run")
     meta = json.loads((run_dir / "datasets.json").read_text())

@@ -256,3 +256,17 @@ def test_target_pck_defaults_to_pck10_of_80_percent_and_round_trips(tmp_path):
     path.write_text("datasets: [synthetic-rat]\nadapters: [heatmap]\ntarget_pck: [5, 0.5]\n")
     config = RunConfig.load(path)
     assert config.target_pck == (5.0, 0.5) and config.to_dict()["target_pck"] == [5.0, 0.5]
+
+
+def test_description_is_one_line_and_not_part_of_a_job(tmp_path):
+    from benchmark.runner.run import NON_JOB_KEYS
+
+    path = tmp_path / "quick.yaml"
+    path.write_text(
+        "datasets: [synthetic-rat]\nadapters: [heatmap]\ndescription: '  A quick look.  '\n"
+    )
+    assert RunConfig.load(path).description == "A quick look."
+    assert "description" in NON_JOB_KEYS
+    path.write_text("datasets: [synthetic-rat]\nadapters: [heatmap]\ndescription: [a, b]\n")
+    with pytest.raises(InputError, match=r"quick\.yaml: description must be one line"):
+        RunConfig.load(path)
