@@ -33,6 +33,7 @@ EXIT_INTERRUPTED = 130
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from benchmark.io import read_dataset
+    from benchmark.resolution import MIN_ANIMAL_PX, MIN_SEPARATION_PX
 
     summary = read_dataset(args.path).summary()
     if args.json:
@@ -58,6 +59,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"mirroring   {', '.join(f'{a}<->{b}' for a, b in pairs)} ({source})")
     else:
         print(f"mirroring   none ({summary['flip_off_reason']})")
+    separation, animal = summary["keypoint_separation_px"], summary["animal_size_px"]
+    if separation is not None and animal is not None:
+        needed = max(MIN_SEPARATION_PX / separation, MIN_ANIMAL_PX / animal)
+        print(
+            f"geometry    keypoints {separation:.1f} px apart, animal {animal:.0f} px across: "
+            f"needs input scale {needed:.2f} or more (docs/cpu-defaults.md)"
+        )
     return 0
 
 

@@ -259,8 +259,13 @@ class Dataset:
         ``flip_pairs`` are the left/right pairs a mirror would swap (``[left, right]`` names,
         empty when nothing may mirror, ``flip_off_reason`` then says why) and
         ``flip_pairs_source`` where they come from (``declared`` or ``names``).
+        ``keypoint_separation_px`` and ``animal_size_px`` are the label geometry the input
+        resolution rule reads (:mod:`benchmark.resolution`; None with too few labels).
         """
+        from benchmark.resolution import label_geometry
+
         counts = self.image_size_counts()
+        separation, animal = label_geometry(self)
         mirror = self.skeleton.mirroring()
         size = counts[0][0] if len(counts) == 1 else None
         return {
@@ -277,4 +282,6 @@ class Dataset:
             "flip_pairs": [[self.keypoints[a], self.keypoints[b]] for a, b in mirror.pairs],
             "flip_pairs_source": mirror.source,
             "flip_off_reason": mirror.reason or None,
+            "keypoint_separation_px": separation,
+            "animal_size_px": animal,
         }

@@ -33,6 +33,12 @@ def test_info_json_on_the_open_field_mouse(capsys, openfield_mouse_dir):
     assert info["format"] == "deeplabcut"
     assert info["flip_pairs"] == [["leftear", "rightear"]]
     assert info["flip_pairs_source"] == "names" and info["flip_off_reason"] is None
+    # The label geometry the input-resolution rule reads: ears 13 px apart, a 111 px mouse.
+    assert info["keypoint_separation_px"] == pytest.approx(13.1, abs=0.05)
+    assert info["animal_size_px"] == pytest.approx(111, abs=0.5)
+    code, out, _ = _run(capsys, "info", str(openfield_mouse_dir))
+    assert "geometry    keypoints 13.1 px apart, animal 111 px across: needs input scale 0.23 " \
+        "or more (docs/cpu-defaults.md)" in out.splitlines()  # fmt: skip
 
 
 def test_info_prints_the_left_right_pairs_or_why_none(capsys, tmp_path):
