@@ -27,7 +27,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 test: env
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 unit: env
 	$(PY) -m pytest -q tests/unit
