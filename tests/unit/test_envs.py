@@ -129,6 +129,22 @@ def test_deepposekit_declares_its_environment() -> None:
         envs.find("heatmap")
 
 
+def test_yolo_lock_pins_the_main_torch_and_headless_opencv_only() -> None:
+    """The yolo environment's lock: the main environment's torch, OpenCV's headless build
+    (ultralytics' opencv-python is overridden away: its cv2 needs libGL)."""
+    root = Path(envs.__file__).parents[1]
+    torch_pin = next(
+        line
+        for line in (root / "requirements.lock").read_text().splitlines()
+        if line.startswith("torch==")
+    )
+    yolo = EnvSpec("yolo", root / "adapters" / "yolo" / "requirements.lock")
+    assert yolo.locked_version("ultralytics") == "8.4.190"
+    assert yolo.locked_version("torch") == torch_pin.split("==")[1]
+    assert yolo.locked_version("opencv-python-headless") is not None
+    assert yolo.locked_version("opencv-python") is None
+
+
 # ----- through the runner -----
 FOREIGN_LOCK = """\
 numpy==1.26.4
