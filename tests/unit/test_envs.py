@@ -143,6 +143,9 @@ def test_yolo_lock_pins_the_main_torch_and_headless_opencv_only() -> None:
     assert yolo.locked_version("torch") == torch_pin.split("==")[1]
     assert yolo.locked_version("opencv-python-headless") is not None
     assert yolo.locked_version("opencv-python") is None
+    spec = envs.find("yolo")
+    assert spec.lock == yolo.lock and spec.module == "ultralytics"
+    assert "yolo" in envs.declared()
 
 
 # ----- through the runner -----

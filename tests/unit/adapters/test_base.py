@@ -25,6 +25,7 @@ from adapters.deeplabcut.adapter import DeepLabCutPredictor
 from adapters.deepposekit.adapter import DeepPoseKitPredictor
 from adapters.sleap.adapter import SleapPredictor
 from adapters.torch_common.engine import NetPredictor
+from adapters.yolo.adapter import YoloPredictor
 from benchmark.budget import TrainingClock
 from tests.fixtures import make_blob_dataset
 
@@ -71,7 +72,13 @@ def test_end_epoch_answers_with_the_clock(tmp_path: Path) -> None:
     assert clock.stopped_by_budget and clock.epochs_done == 1
 
 
-PREDICTORS = [DeepLabCutPredictor, SleapPredictor, DeepPoseKitPredictor, NetPredictor]
+PREDICTORS = [
+    DeepLabCutPredictor,
+    SleapPredictor,
+    DeepPoseKitPredictor,
+    NetPredictor,
+    YoloPredictor,
+]
 
 
 def _parameters(method: Any) -> list[tuple[str, Any]]:
