@@ -47,10 +47,14 @@ Training runs under the harness's clock: ``training_starts`` at Ultralytics'
 ``stop`` flag when the budget is spent (Ultralytics then validates, saves and ends), and the
 epoch's saved weights (``last.pt``) are copied into the snapshots the clock asks for (at
 ``on_fit_epoch_end``, which Ultralytics fires once more for its final validation: nothing is
-pending then). With a budget, ``fit_schedule_to_budget`` also passes it as Ultralytics' own
-``time`` argument, which re-plans the number of epochs (and so the learning-rate decay and
-the last epochs without mosaic) after each epoch to end within that time: how its users
-train for a fixed compute.
+pending then). Ultralytics' own clock does not compete with the harness's: ``time`` is not
+passed by default (it would stop training mid-epoch at its limit), so ``epochs`` plans the
+schedule and the budget ends it at an epoch boundary, as for every other framework.
+``fit_schedule_to_budget: true`` passes the budget as ``time`` instead, which re-plans the
+number of epochs (the learning-rate decay and the last epochs without mosaic) after each
+epoch to end within it, how its users train for a fixed compute; training then ends on
+Ultralytics' clock, possibly within an epoch. ``patience`` (early stopping on validation
+fitness) is set past the schedule (1000 epochs).
 
 Prediction is ``YOLO(weights).predict`` on the frames with a low instance cutoff (``conf``);
 the highest-scoring instance is the animal, each keypoint's confidence its score, NaN for a
@@ -126,7 +130,8 @@ class YoloAdapter(Adapter):
         augment: Ultralytics' augmentation on (its defaults, with ``mosaic`` and ``fliplr``
             below) or off (every augmentation 0).
         mosaic, fliplr: probabilities; ``fliplr`` is 0 where no left/right pairs are known.
-        fit_schedule_to_budget: with a run budget, pass it as Ultralytics' ``time``.
+        fit_schedule_to_budget: with a run budget, pass it as Ultralytics' ``time`` (off:
+            ``epochs`` plans the schedule and the harness's budget ends it).
         box_margin: the animal's box is its labelled keypoints' box plus this fraction of
             its longer side (at least ``MIN_BOX_PAD_PX``) on each side.
         conf: instance cutoff of prediction (low: every frame gets its best instance).
@@ -153,8 +158,8 @@ class YoloAdapter(Adapter):
         "mosaic": 1.0,
         "close_mosaic": 10,
         "fliplr": 0.5,  # uses flip_idx: left/right keypoints swap
-        "patience": 100,
-        "fit_schedule_to_budget": True,
+        "patience": 1000,  # past the schedule: no early stop competes with the budget
+        "fit_schedule_to_budget": False,
         "box_margin": 0.1,
         "conf": 0.001,  # Ultralytics' validation default
         "threshold": 0.5,
