@@ -34,8 +34,12 @@ from benchmark.dataset import Dataset
 #: Options every network has (network-specific ones are added by each adapter).
 COMMON_DEFAULTS: dict[str, Any] = {
     "epochs": 40,
+    # With a run budget, re-plan the epochs after each one to what fits the budget, so the
+    # cosine schedule ends with it (engine.planned_epochs); `epochs` then only sizes the
+    # first epoch's schedule. Without a budget, or when false, `epochs` is the schedule.
+    "fit_schedule_to_budget": True,
     "batch_size": 8,
-    "lr": 2e-3,  # AdamW, cosine decay to 1% over all epochs
+    "lr": 2e-3,  # AdamW, cosine decay to 1% over all (planned) epochs
     "weight_decay": 1e-4,
     # Network input: frames are resized (aspect kept) and padded to input_size [w, h]; when
     # None it is the largest training frame times `scale`, rounded up to a multiple of 32.

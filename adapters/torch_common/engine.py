@@ -230,6 +230,18 @@ def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def planned_epochs(epochs: int, done: int, elapsed_s: float, budget_s: float | None) -> int:
+    """The epochs the schedule spans after ``done`` epochs took ``elapsed_s`` seconds.
+
+    Without a budget, ``epochs``. With one (``fit_schedule_to_budget``), the epochs that fit
+    it at the mean epoch time so far, so that the learning rate has decayed when the budget
+    ends, as Ultralytics' ``time`` re-plans its schedule; never fewer than ``done``.
+    """
+    if budget_s is None or done < 1 or elapsed_s <= 0:
+        return epochs
+    return max(done, round(budget_s * done / elapsed_s))
+
+
 def _lr_factor(step: int, total: int, warmup: int) -> float:
     """Linear warm-up, then cosine decay to 1% of the base learning rate."""
     if step < warmup:
@@ -294,15 +306,20 @@ def train(
         opt = torch.optim.AdamW(
             model.parameters(), lr=float(config["lr"]), weight_decay=float(config["weight_decay"])
         )
-        total = max(1, epochs * max(1, len(images) // max(1, batch_size)))
+        steps = max(1, len(images) // max(1, batch_size))  # batches per epoch
+        warmup = min(100, max(1, epochs * steps) // 10)
+        plan = {"epochs": epochs}  # re-planned after each epoch when fitted to the budget
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: _lr_factor(s, total, warmup=min(100, total // 10))
+            opt, lambda s: _lr_factor(s, max(1, plan["epochs"] * steps), warmup=warmup)
         )
+        budget = adapter.clock.budget_s if config["fit_schedule_to_budget"] else None
         flip_perm = flip_permutation(train_set.skeleton)
         history: list[dict[str, float]] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
         adapter.training_starts()
-        for epoch in range(1, epochs + 1):
+        epoch = 0
+        while epoch < plan["epochs"]:
+            epoch += 1
             losses = []
             for idx in _batches(len(images), batch_size, rng):
                 if config["augment"]:
@@ -316,13 +333,14 @@ def train(
                 sched.step()
                 losses.append(loss.item())
             record = {"epoch": epoch, "loss": float(np.mean(losses))}
-            if use_val and (epoch % int(config["val_every"]) == 0 or epoch == epochs):
+            plan["epochs"] = planned_epochs(epochs, epoch, adapter.clock.elapsed(), budget)
+            if use_val and (epoch % int(config["val_every"]) == 0 or epoch == plan["epochs"]):
                 record["val_loss"] = _eval_loss(model, spec, val_images, val_points, config, size)
                 if best is None or record["val_loss"] < best[0]:
                     best = (record["val_loss"], epoch, copy.deepcopy(model.state_dict()))
             history.append(record)
             answer = adapter.end_epoch(
-                epoch, epochs, **{k: v for k, v in record.items() if k != "epoch"}
+                epoch, plan["epochs"], **{k: v for k, v in record.items() if k != "epoch"}
             )
             if answer.snapshot is not None:
                 with atomic_path(answer.snapshot / WEIGHTS_FILE) as tmp:
@@ -345,9 +363,15 @@ def train(
         "seed": seed,
         "best_epoch": best[1] if best is not None else len(history),
         "epochs_run": len(history),
+        "epochs_planned": plan["epochs"],
         "history": history,
     }
     atomic_write_text(model_dir / MODEL_FILE, json.dumps(meta, indent=2))
+    if budget is not None:
+        notes["schedule"] = (
+            f"cosine over {plan['epochs']} epochs, fitted to the {budget:g} s budget "
+            f"(mean epoch {adapter.clock.elapsed() / max(1, len(history)):.2f} s)"
+        )
     write_notes(model_dir, {**notes, "mirroring": mirroring_note(train_set.skeleton, config)})
     return model_dir
 

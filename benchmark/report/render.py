@@ -201,6 +201,8 @@ def _overlay(
     results: RunResults, name: str, jobs: list[JobRecord], order: list[str], colors: dict, out: Path
 ) -> tuple[Path | None, str]:
     """Overlay grid for one dataset; returns the PNG (or None) and a caption or the reason."""
+    if results.overlay_frames == 0:
+        return None, "No overlay: the run config asks for none (overlay_frames: 0)."
     gt = ground_truth(results, name)
     if gt is None:
         return None, "No overlay: the run holds no ground truth or image list for this dataset."

@@ -88,3 +88,43 @@ def test_without_safe_pairs_flip_never_mirrors() -> None:
         for k in range(3):
             np.testing.assert_allclose(moved[k], PTS, atol=1e-9)  # nothing moved, no swap
             np.testing.assert_allclose(found[k], PTS[k], atol=0.5)
+
+
+def test_the_schedule_is_fitted_to_the_budget_from_the_mean_epoch_time() -> None:
+    from adapters.torch_common.engine import planned_epochs
+
+    assert planned_epochs(40, 0, 0.0, 600.0) == 40  # before the first epoch: `epochs`
+    assert planned_epochs(40, 10, 30.0, None) == 40  # no budget (or not fitted): `epochs`
+    assert planned_epochs(40, 10, 30.0, 600.0) == 200  # 3 s per epoch: 200 fit in 600 s
+    assert planned_epochs(40, 10, 30.0, 20.0) == 10  # over the budget: ends now
+
+
+def test_with_a_budget_our_network_trains_until_it_and_its_schedule_ends_there(
+    tmp_path,
+) -> None:
+    """A 4 s budget and `epochs: 1000`: the plan shrinks to what fits, the learning rate has
+    decayed at the end, and the notes say how the schedule was fitted. Fitting off: the
+    budget stops the 1000-epoch schedule where it is."""
+    import json
+
+    from adapters.base import read_notes
+    from adapters.heatmap_cnn.adapter import HeatmapAdapter
+    from adapters.torch_common import MODEL_FILE
+    from benchmark.budget import TrainingClock
+    from tests.fixtures import make_blob_dataset
+
+    ds = make_blob_dataset(tmp_path / "blobs", n_frames=16, seed=1)
+    config = {"epochs": 1000, "filters": 8, "scale": 1.0}
+    fitted = HeatmapAdapter(clock=TrainingClock(budget_s=4.0))
+    meta = json.loads((fitted.train(ds, None, tmp_path / "a", config, 0) / MODEL_FILE).read_text())
+    # The plan is what fits (the budget may still end the last planned epoch or two).
+    assert 1 <= meta["epochs_run"] <= meta["epochs_planned"] < 1000
+    assert read_notes(tmp_path / "a" / "model")["schedule"].startswith(
+        f"cosine over {meta['epochs_planned']} epochs, fitted to the 4 s budget"
+    )
+    as_given = HeatmapAdapter(clock=TrainingClock(budget_s=4.0))
+    off = {**config, "fit_schedule_to_budget": False}
+    model = as_given.train(ds, None, tmp_path / "b", off, 0)
+    meta = json.loads((model / MODEL_FILE).read_text())
+    assert meta["epochs_planned"] == 1000 and as_given.clock.stopped_by_budget
+    assert "schedule" not in read_notes(model)

@@ -353,6 +353,11 @@ def test_pck_columns_and_overlay_rows_follow_the_run_config(tmp_path: Path) -> N
         overlay = next((tmp_path / f"r{frames}").glob("**/blobs_overlay.png"))
         heights[frames] = Image.open(overlay).height
     assert heights[2] < heights[4]
+    # overlay_frames: 0 (which the run config accepts) renders without a grid.
+    run = make_fake_run(tmp_path / "r0", config={"overlay_frames": 0})
+    md = render_report(run, tmp_path / "r0.md").read_text()
+    assert "No overlay: the run config asks for none (overlay_frames: 0)." in md
+    assert not list((tmp_path / "r0").glob("**/*_overlay.png"))
 
 
 def test_a_run_in_progress_says_so_and_counts_every_planned_job(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_bad_configs_name_the_file(tmp_path, text, problem):
 STUDIES = ["label-efficiency.yaml", "transfer.yaml", "tune-trackrat.yaml"]
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "full.yaml", *STUDIES])
+@pytest.mark.parametrize("name", ["default.yaml", "quick.yaml", "full.yaml", *STUDIES])
 def test_shipped_configs_are_valid(name):
     """Every adapter option in configs/ (every sweep point's too) is known to its adapter (a
     typo fails here, not in CI)."""
@@ -76,8 +76,11 @@ def test_shipped_configs_are_valid(name):
     for spec in config.adapters:
         for point in spec.points():
             load_class(point.name).resolve_config(point.config)
-    if name not in STUDIES:  # the bench runs on every carried dataset
-        assert {"synthetic-rat", "synthetic-rabbit"} <= {d.name for d in config.datasets}
+    names = {d.name for d in config.datasets}
+    if name == "default.yaml":  # make bench: the real mouse, with the longest budget
+        assert names == {"dlc-openfield-mouse"} and config.budget.train_s >= 600
+    elif name not in STUDIES:  # the quick look and the GPU config: every carried dataset
+        assert {"dlc-openfield-mouse", "synthetic-rat", "synthetic-rabbit"} <= names
 
 
 def test_budget_and_a_datasets_own_split(tmp_path):
