@@ -148,6 +148,16 @@ def test_yolo_lock_pins_the_main_torch_and_headless_opencv_only() -> None:
     assert "yolo" in envs.declared()
 
 
+@pytest.mark.parametrize("name", ["deepposekit", "yolo"])
+def test_every_adapter_environment_holds_what_kpbench_runs_there(name: str) -> None:
+    """The worker and `kpbench track` run in an adapter's environment: their imports must be
+    locked there too (a missing imageio once broke `kpbench track` with YOLO)."""
+    spec = envs.find(name)
+    for dist in ("numpy", "pandas", "pyyaml", "pillow", "imageio", "imageio-ffmpeg", "seaborn",
+                 "tqdm"):  # fmt: skip
+        assert spec.locked_version(dist) is not None, f"{dist} is not in {spec.lock}"
+
+
 # ----- through the runner -----
 FOREIGN_LOCK = """\
 numpy==1.26.4
