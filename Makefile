@@ -39,6 +39,7 @@ integration: env
 # source tree; rebuilt when their lock changes).
 envs: env
 	$(VENV)/bin/kpbench env create deepposekit
+	$(VENV)/bin/kpbench env create yolo
 
 # A single-node Slurm on this machine for the Slurm executor's tests (needs root: Debian's
 # slurm-wlm, slurmdbd, munge and MariaDB; see docs/cluster.md). make test runs those tests
@@ -73,6 +74,9 @@ lock:
 lock-envs:
 	$(UV) pip compile adapters/deepposekit/requirements.in --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 -o adapters/deepposekit/requirements.lock
+	$(UV) pip compile adapters/yolo/requirements.in --override adapters/yolo/overrides.txt \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		-o adapters/yolo/requirements.lock
 
 clean-env:
 	rm -rf $(VENV)

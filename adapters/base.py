@@ -52,6 +52,7 @@ __all__ = [
     "VideoPredictor",
     "check_predictions",
     "read_notes",
+    "spread_subset",
     "write_notes",
 ]
 
@@ -226,6 +227,18 @@ class Adapter(abc.ABC):
             numbers = {k: float(v) for k, v in values.items() if v is not None and v != ""}
             self.progress({"epoch": int(epoch), "epochs": epochs, **numbers})
         return answer
+
+
+def spread_subset(ds: Dataset, n: int) -> Dataset:
+    """At most ``n`` frames of ``ds``, evenly spread over it (all frames when it has fewer).
+
+    What an adapter validates on when a run gives no val frames and its framework wants
+    some: a fixed choice (no randomness), spread over the videos and their time.
+    """
+    if ds.n_frames <= n:
+        return ds
+    rows = np.unique(np.linspace(0, ds.n_frames - 1, n).round().astype(int))
+    return ds.subset([ds.frame_ids[i] for i in rows])
 
 
 def check_predictions(pred: np.ndarray, frames: Dataset, adapter: str) -> np.ndarray:

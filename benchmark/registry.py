@@ -25,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "deeplabcut": "adapters.deeplabcut.adapter:DeepLabCutAdapter",
     "sleap": "adapters.sleap.adapter:SleapAdapter",
     "deepposekit": "adapters.deepposekit.adapter:DeepPoseKitAdapter",
+    "yolo": "adapters.yolo.adapter:YoloAdapter",
 }
 
 

@@ -91,7 +91,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, ConfigError, read_notes, write_notes
+from adapters.base import Adapter, ConfigError, read_notes, spread_subset, write_notes
 from adapters.options import (
     POSITIVE,
     POSITIVE_INT,
@@ -284,7 +284,7 @@ class SleapAdapter(Adapter):
         val_used = _labelled_only(val)
         validation = "val frames"
         if val_used is None:
-            val_used = _spread_subset(train_used, MAX_TRAIN_AS_VAL)
+            val_used = spread_subset(train_used, MAX_TRAIN_AS_VAL)
             validation = f"{val_used.n_frames} of the train frames (no val frames given)"
         train_path = write_pkg_slp(train_used, data_dir / "train.pkg.slp")
         val_path = write_pkg_slp(val_used, data_dir / "val.pkg.slp")
@@ -635,14 +635,6 @@ def _torch_device(device: str) -> str:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def _spread_subset(ds: Dataset, n: int) -> Dataset:
-    """At most ``n`` frames of ``ds``, evenly spread over it (all frames when it has fewer)."""
-    if ds.n_frames <= n:
-        return ds
-    rows = np.unique(np.linspace(0, ds.n_frames - 1, n).round().astype(int))
-    return ds.subset([ds.frame_ids[i] for i in rows])
 
 
 def _labelled_only(ds: Dataset | None) -> Dataset | None:

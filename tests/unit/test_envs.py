@@ -129,6 +129,35 @@ def test_deepposekit_declares_its_environment() -> None:
         envs.find("heatmap")
 
 
+def test_yolo_lock_pins_the_main_torch_and_headless_opencv_only() -> None:
+    """The yolo environment's lock: the main environment's torch, OpenCV's headless build
+    (ultralytics' opencv-python is overridden away: its cv2 needs libGL)."""
+    root = Path(envs.__file__).parents[1]
+    torch_pin = next(
+        line
+        for line in (root / "requirements.lock").read_text().splitlines()
+        if line.startswith("torch==")
+    )
+    yolo = EnvSpec("yolo", root / "adapters" / "yolo" / "requirements.lock")
+    assert yolo.locked_version("ultralytics") == "8.4.190"
+    assert yolo.locked_version("torch") == torch_pin.split("==")[1]
+    assert yolo.locked_version("opencv-python-headless") is not None
+    assert yolo.locked_version("opencv-python") is None
+    spec = envs.find("yolo")
+    assert spec.lock == yolo.lock and spec.module == "ultralytics"
+    assert "yolo" in envs.declared()
+
+
+@pytest.mark.parametrize("name", ["deepposekit", "yolo"])
+def test_every_adapter_environment_holds_what_kpbench_runs_there(name: str) -> None:
+    """The worker and `kpbench track` run in an adapter's environment: their imports must be
+    locked there too (a missing imageio once broke `kpbench track` with YOLO)."""
+    spec = envs.find(name)
+    for dist in ("numpy", "pandas", "pyyaml", "pillow", "imageio", "imageio-ffmpeg", "seaborn",
+                 "tqdm"):  # fmt: skip
+        assert spec.locked_version(dist) is not None, f"{dist} is not in {spec.lock}"
+
+
 # ----- through the runner -----
 FOREIGN_LOCK = """\
 numpy==1.26.4

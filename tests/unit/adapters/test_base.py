@@ -18,13 +18,16 @@ from adapters.base import (
     Predictor,
     VideoPredictor,
     read_notes,
+    spread_subset,
     write_notes,
 )
 from adapters.deeplabcut.adapter import DeepLabCutPredictor
 from adapters.deepposekit.adapter import DeepPoseKitPredictor
 from adapters.sleap.adapter import SleapPredictor
 from adapters.torch_common.engine import NetPredictor
+from adapters.yolo.adapter import YoloPredictor
 from benchmark.budget import TrainingClock
+from tests.fixtures import make_blob_dataset
 
 
 class _Recording(Adapter):
@@ -69,7 +72,13 @@ def test_end_epoch_answers_with_the_clock(tmp_path: Path) -> None:
     assert clock.stopped_by_budget and clock.epochs_done == 1
 
 
-PREDICTORS = [DeepLabCutPredictor, SleapPredictor, DeepPoseKitPredictor, NetPredictor]
+PREDICTORS = [
+    DeepLabCutPredictor,
+    SleapPredictor,
+    DeepPoseKitPredictor,
+    NetPredictor,
+    YoloPredictor,
+]
 
 
 def _parameters(method: Any) -> list[tuple[str, Any]]:
@@ -100,3 +109,11 @@ def test_protocols_tell_predictors_apart() -> None:
     assert isinstance(Plain(), Predictor)
     assert not isinstance(Plain(), ImagePredictor | VideoPredictor)
     assert isinstance(Video(), VideoPredictor) and not isinstance(Video(), ImagePredictor)
+
+
+def test_spread_subset_takes_frames_evenly_from_first_to_last(tmp_path: Path) -> None:
+    ds = make_blob_dataset(tmp_path, n_frames=10)
+    picked = spread_subset(ds, 4)
+    assert list(picked.frame_ids) == [ds.frame_ids[i] for i in (0, 3, 6, 9)]
+    assert spread_subset(ds, 4).frame_ids == picked.frame_ids  # no randomness
+    assert spread_subset(ds, 10) is ds and spread_subset(ds, 16) is ds

@@ -1,0 +1,1 @@
+"""Ultralytics YOLO pose, in its own environment (``kpbench env create yolo``)."""
