@@ -23,3 +23,6 @@ def test_our_networks_follow_the_training_clock_protocol(tmp_path) -> None:
     assert len(preds) >= 4  # >= 3 snapshots and the final model
     assert not np.allclose(preds[0], preds[-1], equal_nan=True)  # weights moved on
     check_training_clock("trackrat", {"epochs": 4, "scale": 1.0}, tmp_path / "trackrat")
+    # Without fitting the schedule to the budget, the clock's stop ends training.
+    fixed = {**config, "fit_schedule_to_budget": False}
+    check_training_clock("heatmap", fixed, tmp_path / "heatmap-fixed")
