@@ -18,3 +18,13 @@ def write_video(ds: Dataset, path: Path, fps: int = 10) -> Path:
         for image_path in ds.image_paths:
             writer.append_data(read_image(image_path))
     return path
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: SIGINT's default
+    disposition, as under a terminal. A test suite started in the background by a
+    non-interactive shell inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt in the child."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -23,7 +23,7 @@ from benchmark.records import JobRecord, read_record
 from benchmark.report import render_report
 from benchmark.runner.config import RunConfig
 from benchmark.runner.run import run
-from tests.fixtures import make_blob_dataset
+from tests.fixtures import interruptible, make_blob_dataset
 
 MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
 FAILING = "tests.adapters_for_tests:FailingAdapter"
@@ -95,7 +95,12 @@ def _job(run_dir: Path, job_id: str) -> JobRecord:
 
 def _kpbench_run(config: Path, run_dir: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "benchmark.cli", "run", str(config), "--out", str(run_dir)]
-    return subprocess.Popen([*cmd, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [*cmd, *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=interruptible,
+    )
 
 
 def _wait_for(what: str, ready, limit_s: float = 180.0) -> None:

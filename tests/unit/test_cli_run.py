@@ -21,7 +21,7 @@ import yaml
 
 from benchmark.io.dlc import write_dlc_project
 from benchmark.paths import code_root
-from tests.fixtures import make_blob_dataset
+from tests.fixtures import interruptible, make_blob_dataset
 
 MEAN = "tests.adapters_for_tests:MeanPoseAdapter"
 FAILING = "tests.adapters_for_tests:FailingAdapter"
@@ -173,6 +173,7 @@ def _run_until_first_epoch(cwd: Path, config: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     progress = cwd / "run" / "jobs" / "blobs__fold0__mean__seed0" / "progress.json"
     deadline = time.monotonic() + 120
