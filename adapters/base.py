@@ -53,6 +53,7 @@ __all__ = [
     "check_predictions",
     "read_notes",
     "spread_subset",
+    "versions",
     "write_notes",
 ]
 
@@ -227,6 +228,17 @@ class Adapter(abc.ABC):
             numbers = {k: float(v) for k, v in values.items() if v is not None and v != ""}
             self.progress({"epoch": int(epoch), "epochs": epochs, **numbers})
         return answer
+
+
+def versions(*dists: str) -> dict[str, str | None]:
+    """The installed version of each distribution (None when it is not installed)."""
+    found: dict[str, str | None] = {}
+    for dist in dists:
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = None
+    return found
 
 
 def spread_subset(ds: Dataset, n: int) -> Dataset:

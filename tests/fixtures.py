@@ -5,7 +5,33 @@ from pathlib import Path
 from benchmark.dataset import Dataset
 from benchmark.synthetic.blobs import COLORS, EDGES, KEYPOINTS, make_blob_dataset
 
-__all__ = ["COLORS", "EDGES", "KEYPOINTS", "make_blob_dataset", "write_video"]
+__all__ = [
+    "COLORS",
+    "EDGES",
+    "KEYPOINTS",
+    "interruptible",
+    "make_blob_dataset",
+    "mixed_size_blobs",
+    "write_video",
+]
+
+
+def mixed_size_blobs(
+    folder: Path, size_a: tuple[int, int], size_b: tuple[int, int], n_frames: int = 6
+) -> Dataset:
+    """``n_frames`` blob frames of ``size_a`` then ``n_frames`` of ``size_b`` in one dataset
+    (discs 5-6 px apart, some unlabelled)."""
+    import numpy as np
+
+    a = make_blob_dataset(folder / "a", n_frames=n_frames, size=size_a, seed=1)
+    b = make_blob_dataset(folder / "b", n_frames=n_frames, size=size_b, seed=2, video="v2")
+    return Dataset(
+        name="mixed",
+        skeleton=a.skeleton,
+        frame_ids=a.frame_ids + b.frame_ids,
+        image_paths=a.image_paths + b.image_paths,
+        points=np.concatenate([a.points, b.points]),
+    )
 
 
 def write_video(ds: Dataset, path: Path, fps: int = 10) -> Path:

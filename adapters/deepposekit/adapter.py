@@ -26,7 +26,6 @@ snapshots the clock asks for (``deepposekit.models.saving.save_model``, without 
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
 import os
@@ -36,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, write_notes
+from adapters.base import Adapter, versions, write_notes
 from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.paths import atomic_write_text
@@ -100,12 +99,7 @@ class DeepPoseKitAdapter(Adapter):
     @classmethod
     def environment_info(cls) -> dict[str, Any]:
         """TensorFlow, Keras, DeepPoseKit and numpy versions of this worker."""
-        info: dict[str, Any] = {}
-        for dist in ("tensorflow", "keras", "deepposekit", "numpy", "h5py"):
-            try:
-                info[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                info[dist] = None
+        info: dict[str, Any] = versions("tensorflow", "keras", "deepposekit", "numpy", "h5py")
         info["backend"] = f"tensorflow {info['tensorflow']}" if info["tensorflow"] else None
         return info
 

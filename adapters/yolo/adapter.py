@@ -63,7 +63,6 @@ frame with no instance; coordinates are Ultralytics' own, in the frame's pixels.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
 import os
@@ -75,7 +74,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, ConfigError, spread_subset, write_notes
+from adapters.base import Adapter, ConfigError, spread_subset, versions, write_notes
 from adapters.options import FRACTION, POSITIVE, POSITIVE_INT, Number, OneOf, Rule
 from adapters.pretrained import choose_pretrained
 from benchmark.dataset import Dataset, Skeleton
@@ -193,12 +192,9 @@ class YoloAdapter(Adapter):
     @classmethod
     def environment_info(cls) -> dict[str, Any]:
         """Ultralytics, torch, OpenCV and numpy versions of this worker."""
-        info: dict[str, Any] = {}
-        for dist in ("ultralytics", "torch", "torchvision", "numpy", "opencv-python-headless"):
-            try:
-                info[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                info[dist] = None
+        info: dict[str, Any] = versions(
+            "ultralytics", "torch", "torchvision", "numpy", "opencv-python-headless"
+        )
         info["backend"] = f"torch {info['torch']}" if info["torch"] else None
         return info
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from adapters.deepposekit.adapter import (
     DeepPoseKitAdapter,
     fit_layout,
     mirroring_note,
     skeleton_columns,
 )
-from benchmark.dataset import Dataset, Skeleton
-from tests.fixtures import make_blob_dataset
+from benchmark.dataset import Skeleton
+from tests.fixtures import mixed_size_blobs
 
 EDGES = [("snout", "left_ear"), ("snout", "right_ear"), ("snout", "tail")]
 
@@ -41,15 +39,7 @@ def test_declared_pairs_win_and_a_side_without_a_partner_swaps_nothing() -> None
 def test_max_size_is_raised_where_small_close_keypoints_need_it(tmp_path: Path) -> None:
     """Discs 5-6 px apart on frames of two sizes (longest side 320): 160 px would show them
     about 3 px apart, so the shared rule raises the input to its bound, twice the scale."""
-    a = make_blob_dataset(tmp_path / "a", n_frames=4, size=(320, 240), seed=1)
-    b = make_blob_dataset(tmp_path / "b", n_frames=4, size=(240, 320), seed=2, video="v2")
-    mixed = Dataset(
-        name="mixed",
-        skeleton=a.skeleton,
-        frame_ids=a.frame_ids + b.frame_ids,
-        image_paths=a.image_paths + b.image_paths,
-        points=np.concatenate([a.points, b.points]),
-    )
+    mixed = mixed_size_blobs(tmp_path, (320, 240), (240, 320), n_frames=4)
     config = DeepPoseKitAdapter.resolve_config({})
     layout, resolution = fit_layout(mixed, config)
     assert resolution is not None and resolution.base == 0.5 and resolution.scale == 1.0

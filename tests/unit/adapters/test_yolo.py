@@ -27,8 +27,8 @@ from adapters.yolo.adapter import (
     write_data_yaml,
     write_yolo_dataset,
 )
-from benchmark.dataset import Dataset, Skeleton
-from tests.fixtures import make_blob_dataset
+from benchmark.dataset import Skeleton
+from tests.fixtures import make_blob_dataset, mixed_size_blobs
 
 EARS = ["snout", "left_ear", "right_ear", "tail"]
 
@@ -103,23 +103,10 @@ def test_augment_off_zeroes_every_augmentation() -> None:
     assert set(off.values()) == {0.0}
 
 
-def _mixed(tmp_path: Path) -> Dataset:
-    """Frames of two sizes (320x240 and 240x320), discs 5-6 px apart."""
-    a = make_blob_dataset(tmp_path / "a", n_frames=4, size=(320, 240), seed=1)
-    b = make_blob_dataset(tmp_path / "b", n_frames=4, size=(240, 320), seed=2, video="v2")
-    return Dataset(
-        name="mixed",
-        skeleton=a.skeleton,
-        frame_ids=a.frame_ids + b.frame_ids,
-        image_paths=a.image_paths + b.image_paths,
-        points=np.concatenate([a.points, b.points]),
-    )
-
-
 def test_imgsz_is_raised_where_small_close_keypoints_need_it(tmp_path: Path) -> None:
     """The longest side of either frame is 320: 160 px would show the discs about 3 px
     apart, so the shared rule raises the scale to its bound, twice the profile's."""
-    mixed = _mixed(tmp_path)
+    mixed = mixed_size_blobs(tmp_path, (320, 240), (240, 320), n_frames=4)
     imgsz, resolution = fit_imgsz(mixed, 160, True)
     assert resolution is not None and resolution.base == 0.5 and resolution.scale == 1.0
     assert imgsz == 320 and "raised from 0.5 to 1" in resolution.note()

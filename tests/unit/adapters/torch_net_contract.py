@@ -22,7 +22,7 @@ from adapters.base import ConfigError, read_notes
 from adapters.torch_common import MODEL_FILE, TorchNetAdapter
 from benchmark.dataset import Dataset, Skeleton
 from benchmark.images import read_image
-from tests.fixtures import make_blob_dataset
+from tests.fixtures import make_blob_dataset, mixed_size_blobs
 
 
 def median_error(pred: np.ndarray, truth: Dataset) -> float:
@@ -177,7 +177,7 @@ class TorchNetContract:
         assert not np.array_equal(runs[0], runs[2], equal_nan=True)
 
     def test_frames_of_different_sizes_train(self, tmp_path: Path) -> None:
-        mixed = mixed_sizes(tmp_path, (64, 48), (48, 64))
+        mixed = mixed_size_blobs(tmp_path, (64, 48), (48, 64))
         adapter = self.adapter_cls()
         model_dir = adapter.train(mixed, None, tmp_path / "w", {**self.fast, "epochs": 1}, 0)
         pred = adapter.predict(model_dir, mixed, tmp_path)
@@ -186,7 +186,7 @@ class TorchNetContract:
     def test_small_close_keypoints_raise_the_input_resolution(self, tmp_path: Path) -> None:
         # Discs 5-6 px apart on frames of two sizes, a 13 px "animal": at a quarter scale
         # the rule (benchmark.resolution) raises the scale to its bound, 0.5.
-        mixed = mixed_sizes(tmp_path, (256, 192), (192, 256))
+        mixed = mixed_size_blobs(tmp_path, (256, 192), (192, 256))
         config = {**self.fast, "epochs": 1, "scale": 0.25}
         adapter = self.adapter_cls()
         raised = adapter.train(mixed, None, tmp_path / "raised", config, 0)
@@ -198,16 +198,3 @@ class TorchNetContract:
         kept = adapter.train(mixed, None, tmp_path / "kept", as_given, 0)
         assert json.loads((kept / MODEL_FILE).read_text())["input_size"] == [64, 64]
         assert "resolution" not in read_notes(kept)
-
-
-def mixed_sizes(folder: Path, size_a: tuple[int, int], size_b: tuple[int, int]) -> Dataset:
-    """Six blob frames of ``size_a`` and six of ``size_b`` in one dataset."""
-    a = make_blob_dataset(folder / "a", n_frames=6, size=size_a, seed=1)
-    b = make_blob_dataset(folder / "b", n_frames=6, size=size_b, seed=2, video="v2")
-    return Dataset(
-        name="mixed",
-        skeleton=a.skeleton,
-        frame_ids=a.frame_ids + b.frame_ids,
-        image_paths=a.image_paths + b.image_paths,
-        points=np.concatenate([a.points, b.points]),
-    )
